@@ -1,0 +1,3 @@
+from declsync.cli import main
+
+main()

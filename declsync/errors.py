@@ -1,0 +1,163 @@
+"""The declsync exception tree.
+
+Every error the product raises on purpose derives from ``DeclsyncError``; the CLI
+(``cli.py``) is the only place that catches it, prints ``str(err)`` and exits with
+``err.exit_code``. Messages say what happened and how to fix it, and never carry a
+token or client secret (``redact`` scrubs known secrets from any text that came from
+elsewhere, e.g. a server's error body).
+
+    DeclsyncError
+    ├── ProfileError          the resource profile file is unreadable or malformed
+    ├── ManifestError         one or more manifest problems, each ``file:line: message``
+    ├── PlanError             the plan cannot be computed (e.g. a create lacks a required field)
+    ├── StateError            the state store is unreadable
+    │   └── StateLockError    another apply holds the state lock
+    ├── ApiError              the API answered with an error or could not be reached
+    │   ├── ConnectError      unreachable host, TLS failure, timeout
+    │   ├── AuthError         401 / 403 / token endpoint refused
+    │   └── ConflictError     409 (e.g. DUPLICATE_KEY)
+    ├── StalePlanError        a saved plan no longer matches live state
+    ├── ApplyError            apply finished with failed resources
+    └── ConfigError           invalid settings (URL, credentials, flags)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "ApiError",
+    "ApplyError",
+    "AuthError",
+    "ConfigError",
+    "ConflictError",
+    "ConnectError",
+    "DeclsyncError",
+    "ManifestError",
+    "PlanError",
+    "Problem",
+    "ProfileError",
+    "StalePlanError",
+    "StateError",
+    "StateLockError",
+    "redact",
+    "register_secret",
+]
+
+_SECRETS: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so that ``redact`` removes it from any message."""
+    if value and len(value) >= 4:
+        _SECRETS.add(value)
+
+
+def redact(text: str) -> str:
+    """Replace every registered secret in ``text`` with ``***``."""
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+class DeclsyncError(Exception):
+    """Base of all expected errors; ``exit_code`` is what the CLI exits with."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ProfileError(DeclsyncError):
+    pass
+
+
+class ConfigError(DeclsyncError):
+    pass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One manifest problem, located at ``file:line``."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class ManifestError(DeclsyncError):
+    """All problems found in the manifests, reported together."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: list[Problem] = sorted(problems)
+        n = len(self.problems)
+        lines = [str(p) for p in self.problems]
+        lines.append(f"{n} problem{'s' if n != 1 else ''} found in manifests; nothing was sent to the API.")
+        super().__init__("\n".join(lines))
+
+
+class PlanError(ManifestError):
+    """The manifests are valid on their own but cannot be planned against live state."""
+
+
+class StateError(DeclsyncError):
+    pass
+
+
+class StateLockError(StateError):
+    pass
+
+
+class ApiError(DeclsyncError):
+    """An error answer from the API, or no answer at all.
+
+    ``status`` is the HTTP status (0 when no response arrived), ``code`` the API's
+    error code (``validation_error``, ``DUPLICATE_KEY`` …) and ``details`` its
+    per-field details, each ``{"field", "message"}``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        code: str | None = None,
+        details: Sequence[dict[str, Any]] = (),
+        retryable: bool = False,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.details = list(details)
+        self.retryable = retryable
+        super().__init__(message)
+
+
+class ConnectError(ApiError):
+    pass
+
+
+class AuthError(ApiError):
+    pass
+
+
+class ConflictError(ApiError):
+    pass
+
+
+class StalePlanError(DeclsyncError):
+    pass
+
+
+class ApplyError(DeclsyncError):
+    pass
