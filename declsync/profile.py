@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -235,7 +234,7 @@ def load_profile(path: str | Path | None = None) -> Profile:
 
 @cache
 def default_profile() -> Profile:
-    text = resources.files("declsync").joinpath("profiles/mvmnt.yaml").read_text(encoding="utf-8")
+    text = (Path(__file__).parent / "profiles" / "mvmnt.yaml").read_text(encoding="utf-8")
     return parse_profile(yaml.safe_load(text), "mvmnt (bundled)")
 
 
@@ -364,7 +363,7 @@ def _check_value(spec: FieldSpec, value: Any, path: tuple[PathPart, ...], mode: 
     elif t == "enum":
         if not isinstance(value, str) or value not in spec.values:
             shown = value if isinstance(value, str) else _type_name(value)
-            bad(f"Must be one of: {', '.join(spec.values)} (got {shown!r}{suggest(str(value), spec.values)})")
+            bad(f"Must be one of: {', '.join(spec.values)}; got {shown!r}{suggest(str(value), spec.values)}")
     elif t == "datetime":
         problem = datetime_problem(value)
         if problem:

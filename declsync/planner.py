@@ -1,0 +1,292 @@
+"""The planner: a pure function (desired, live, last-applied, profile) → Plan.
+
+Per resource, with D = manifest spec, L = live resource, A = last-applied spec:
+
+* each field f in D: an object on both sides recurses (with A[f]); otherwise, when
+  D[f] differs from L[f] after normalisation, the patch sets f to D[f] (arrays whole);
+* each field f in A but no longer in D: when L[f] is not null, the patch sets f to
+  null if the field is nullable, else the plan warns and leaves it;
+* fields in neither D nor A are not ours: never compared, never sent.
+
+No I/O happens here: live state and last-applied specs are handed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonpatch
+from deepdiff import DeepDiff
+
+from declsync.errors import PlanError, Problem
+from declsync.manifest import Resource
+from declsync.mergepatch import apply_merge_patch, strip_nulls
+from declsync.normalize import values_equal
+from declsync.plan import Action, Change, FieldChange, Plan
+from declsync.profile import FieldSpec, KindSpec, Profile, format_path
+from declsync.refs import find_cycle, find_refs, has_ref_marker, substitute_refs
+
+__all__ = ["ResourceKey", "lookup_set", "make_plan", "plan_resource"]
+
+ResourceKey = tuple[str, str]
+PathT = tuple[str | int, ...]
+
+
+def lookup_set(resources: Sequence[Resource], profile: Profile) -> dict[str, list[str]]:
+    """Keys to fetch from the API, per kind: every declared resource and every
+    resource a manifest references."""
+    out: dict[str, dict[str, None]] = {}
+    for r in resources:
+        out.setdefault(r.kind, {})[r.key] = None
+        for ref in find_refs(r.spec, profile.kinds[r.kind], profile):
+            out.setdefault(ref.kind, {})[ref.key] = None
+    return {k: list(v) for k, v in out.items()}
+
+
+@dataclass
+class _Diff:
+    patch: dict[str, Any] = field(default_factory=dict)
+    changes: list[FieldChange] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _project(live: Any, desired: Any, spec: FieldSpec | None) -> Any:
+    """``live`` cut down to the shape of ``desired`` (for display): only the members
+    ``desired`` declares, references in the form the manifest used."""
+    if spec is None or live is None or desired is None:
+        return live
+    if spec.type in ("object", "reference") and isinstance(live, Mapping) and isinstance(desired, Mapping):
+        fields = spec.fields if spec.type == "object" else {}
+        return {k: _project(live.get(k), v, fields.get(k)) for k, v in desired.items()}
+    if spec.type == "array" and isinstance(live, list) and isinstance(desired, list):
+        return [_project(lv, desired[i] if i < len(desired) else None, spec.items) for i, lv in enumerate(live)]
+    return live
+
+
+def _array_details(path: str, before: Any, after: Any) -> tuple[str, ...]:
+    """Item-level differences of a replaced array, worded for a reviewer."""
+    if not isinstance(before, list) or not isinstance(after, list):
+        return ()
+    diff = DeepDiff(before, after, ignore_numeric_type_changes=True, verbose_level=2)
+    lines: list[str] = []
+    for where, change in diff.get("values_changed", {}).items():
+        lines.append(f"{path}{where.removeprefix('root')}: {change['old_value']!r} → {change['new_value']!r}")
+    for where, change in diff.get("type_changes", {}).items():
+        lines.append(f"{path}{where.removeprefix('root')}: {change['old_value']!r} → {change['new_value']!r}")
+    for where, value in diff.get("dictionary_item_added", {}).items():
+        lines.append(f"{path}{where.removeprefix('root')}: (unset) → {value!r}")
+    for where, value in diff.get("dictionary_item_removed", {}).items():
+        lines.append(f"{path}{where.removeprefix('root')}: {value!r} → (unset)")
+    for where, value in diff.get("iterable_item_added", {}).items():
+        lines.append(f"{path}{where.removeprefix('root')}: added {value!r}")
+    for where, value in diff.get("iterable_item_removed", {}).items():
+        lines.append(f"{path}{where.removeprefix('root')}: removed {value!r}")
+    return tuple(sorted(lines))
+
+
+def _diff(
+    desired: Mapping[str, Any],
+    live: Mapping[str, Any],
+    applied: Mapping[str, Any],
+    fields: Mapping[str, FieldSpec],
+    prefix: PathT,
+    out: _Diff,
+    patch: dict[str, Any],
+) -> None:
+    for name, d in desired.items():
+        spec = fields.get(name)
+        lv = live.get(name)
+        path = (*prefix, name)
+        a_has = name in applied
+        av = applied.get(name)
+        if spec is not None and spec.type == "object" and isinstance(d, Mapping) and isinstance(lv, Mapping):
+            sub: dict[str, Any] = {}
+            _diff(d, lv, av if isinstance(av, Mapping) else {}, spec.fields, path, out, sub)
+            if sub:
+                patch[name] = sub
+            continue
+        if has_ref_marker(d) or not values_equal(d, lv, spec):
+            patch[name] = d
+            drift = a_has and not values_equal(av, lv, spec)
+            shown = _project(lv, d, spec)
+            is_array = spec is not None and spec.type == "array"
+            out.changes.append(
+                FieldChange(
+                    path=format_path(path),
+                    before=shown,
+                    after=d,
+                    reason="replaced" if is_array else "set",
+                    drift=drift,
+                    details=_array_details(format_path(path), shown, d) if is_array else (),
+                )
+            )
+    for name, av in applied.items():
+        if name in desired:
+            continue
+        lv = live.get(name)
+        spec = fields.get(name)
+        if lv is None or spec is None:
+            continue  # already clear, or a field the profile no longer knows
+        path = format_path((*prefix, name))
+        if spec.nullable:
+            patch[name] = None
+            out.changes.append(FieldChange(path=path, before=lv, after=None, reason="removed"))
+        else:
+            out.warnings.append(
+                f"{path} was removed from the manifest but cannot be cleared (the field is not nullable); "
+                "it keeps its live value"
+            )
+
+
+def _leaf_changes(value: Mapping[str, Any], fields: Mapping[str, FieldSpec], prefix: PathT) -> list[FieldChange]:
+    """Display lines for a create: every declared leaf as ``path: (unset) → value``."""
+    out: list[FieldChange] = []
+    for name, v in value.items():
+        spec = fields.get(name)
+        path = (*prefix, name)
+        if spec is not None and spec.type == "object" and isinstance(v, Mapping) and v:
+            out.extend(_leaf_changes(v, spec.fields, path))
+        elif spec is not None and spec.type == "array" and isinstance(v, list) and v:
+            out.extend(FieldChange(path=format_path((*path, i)), before=None, after=item) for i, item in enumerate(v))
+        else:
+            out.append(FieldChange(path=format_path(path), before=None, after=v))
+    return out
+
+
+def plan_resource(
+    res: Resource,
+    kind: KindSpec,
+    desired: dict[str, Any],
+    live: Mapping[str, Any] | None,
+    applied: Mapping[str, Any] | None,
+    depends_on: tuple[str, ...] = (),
+    state_id: str | None = None,
+) -> Change:
+    """The change for one resource. ``desired`` is the spec with known references
+    resolved; ``applied`` the last-applied spec (None when declsync never applied it)."""
+    if live is None:
+        body = {"key": res.key, **strip_nulls(desired)}
+        warnings: tuple[str, ...] = ()
+        if state_id is not None:
+            warnings = (
+                f"was applied before (id {state_id}) but no longer exists under key {res.key!r}; it will be created again",
+            )
+        return Change(
+            action=Action.CREATE,
+            kind=res.kind,
+            key=res.key,
+            source=res.source,
+            patch=body,
+            after=dict(body),
+            spec=desired,
+            warnings=warnings,
+            field_changes=(FieldChange(path="key", before=None, after=res.key),
+                           *_leaf_changes(strip_nulls(desired), kind.fields, ())),
+            json_patch=tuple(jsonpatch.make_patch({}, body).patch),
+            depends_on=depends_on,
+        )
+    out = _Diff()
+    _diff(desired, live, applied or {}, kind.fields, (), out, out.patch)
+    managed = dict.fromkeys([*desired, *(applied or {})])
+    before = {k: live.get(k) for k in managed if k in kind.fields}
+    live_id = live.get("id")
+    common = {
+        "kind": res.kind,
+        "key": res.key,
+        "source": res.source,
+        "id": live_id if isinstance(live_id, str) else None,
+        "before": before,
+        "spec": desired,
+        "warnings": tuple(out.warnings),
+        "observed_updated_at": live.get("updatedAt") if isinstance(live.get("updatedAt"), str) else None,
+        "depends_on": depends_on,
+    }
+    if not out.patch:
+        return Change(action=Action.NOOP, after=before, **common)
+    after = apply_merge_patch(before, out.patch, kind.fields)
+    return Change(
+        action=Action.UPDATE,
+        patch=out.patch,
+        after=after,
+        field_changes=tuple(out.changes),
+        json_patch=tuple(jsonpatch.make_patch(before, after).patch),
+        **common,
+    )
+
+
+def make_plan(
+    resources: Sequence[Resource],
+    live: Mapping[ResourceKey, Mapping[str, Any]],
+    last_applied: Mapping[ResourceKey, Mapping[str, Any]],
+    profile: Profile,
+    *,
+    state_ids: Mapping[ResourceKey, str] | None = None,
+    target: str = "",
+    state_lineage: str | None = None,
+    state_serial: int = 0,
+    created_at: str = "",
+    notes: Sequence[str] = (),
+) -> Plan:
+    """Plan every resource; raise ``PlanError`` (all problems at once) when a
+    reference cannot be satisfied, references form a cycle, or a resource that must
+    be created lacks a required field."""
+    problems: list[Problem] = []
+    declared = {(r.kind, r.key) for r in resources}
+    graph: dict[str, list[str]] = {}
+    changes: list[Change] = []
+    state_ids = state_ids or {}
+
+    def resolve(address: str) -> str | None:
+        kind, _, key = address.partition("/")
+        target_live = live.get((kind, key))
+        ident = target_live.get("id") if target_live is not None else None
+        return ident if isinstance(ident, str) else None
+
+    for res in resources:
+        kind = profile.kinds[res.kind]
+        deps: list[str] = []
+        for ref in find_refs(res.spec, kind, profile):
+            tk = (ref.kind, ref.key)
+            if tk in declared:
+                deps.append(ref.address)
+            elif tk not in live:
+                problems.append(
+                    Problem(res.file, res.line_of(ref.path),
+                            f"{format_path(ref.path)}: refers to {ref.address}, which is neither declared in the "
+                            "manifests nor found in the API; declare it or fix the key")
+                )
+        graph[res.address] = deps
+        desired = substitute_refs(res.spec, resolve)
+        live_res = live.get((res.kind, res.key))
+        if live_res is None:
+            missing = [n for n, f in kind.fields.items() if f.required and desired.get(n) is None]
+            if missing:
+                problems.append(
+                    Problem(res.file, res.line,
+                            f"{res.address} does not exist yet and creating it needs "
+                            f"{', '.join(repr(m) for m in missing)}; add {'them' if len(missing) > 1 else 'it'} to spec")
+                )
+                continue
+        changes.append(
+            plan_resource(
+                res, kind, desired, live_res, last_applied.get((res.kind, res.key)),
+                tuple(dict.fromkeys(deps)), state_ids.get((res.kind, res.key)),
+            )
+        )
+    cycle = find_cycle(graph)
+    if cycle:
+        first = next(r for r in resources if r.address == cycle[0])
+        problems.append(Problem(first.file, first.line, f"reference cycle: {' → '.join(cycle)}; break it"))
+    if problems:
+        raise PlanError(problems)
+    return Plan(
+        changes=tuple(changes),
+        target=target,
+        profile=profile.name,
+        state_lineage=state_lineage,
+        state_serial=state_serial,
+        created_at=created_at,
+        notes=tuple(notes),
+    )

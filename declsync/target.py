@@ -1,0 +1,106 @@
+"""Which API a command talks to: a configured URL, or the embedded sandbox.
+
+Production is only ever reached when a URL is given (``--api-url`` /
+``DECLSYNC_API_URL``). Without one, the command starts the bundled sandbox on a
+free loopback port, persisted in ``.declsync/sandbox.sqlite``, and stops it when
+done: real HTTP, real SQLite, no credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from declsync.client import ApiClient, ClientCredentialsAuth, StaticTokenAuth, default_token_url
+from declsync.errors import ConfigError, register_secret
+from declsync.profile import Profile
+
+__all__ = ["EMBEDDED_DB", "Settings", "Target", "open_target", "public_url"]
+
+EMBEDDED_DB = Path(".declsync") / "sandbox.sqlite"
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_url: str | None = None
+    token: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    token_url: str | None = None
+    parallelism: int = 16
+    timeout: float = 30.0
+    insecure_http: bool = False
+    sandbox_db: Path = EMBEDDED_DB
+
+    def __post_init__(self) -> None:
+        register_secret(self.token)
+        register_secret(self.client_secret)
+
+
+@dataclass(frozen=True)
+class Target:
+    client: ApiClient
+    # A credential-free description for output and saved plans.
+    description: str
+    embedded: bool
+
+
+def public_url(url: str) -> str:
+    """``url`` without user info, query or fragment (they may carry secrets)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _auth(settings: Settings, base_url: str) -> httpx.Auth | None:
+    if settings.token and (settings.client_id or settings.client_secret):
+        raise ConfigError("give either a token (DECLSYNC_TOKEN) or client credentials "
+                          "(DECLSYNC_CLIENT_ID/DECLSYNC_CLIENT_SECRET), not both")
+    if settings.token:
+        return StaticTokenAuth(settings.token)
+    if settings.client_id or settings.client_secret:
+        if not (settings.client_id and settings.client_secret):
+            raise ConfigError("client credentials need both DECLSYNC_CLIENT_ID and DECLSYNC_CLIENT_SECRET")
+        token_url = settings.token_url or default_token_url(base_url)
+        return ClientCredentialsAuth(token_url, settings.client_id, settings.client_secret)
+    return None
+
+
+@contextmanager
+def open_target(settings: Settings, profile: Profile, say: Callable[[str], None]) -> Iterator[Target]:
+    """Yield a client for the configured API, or for a freshly started embedded sandbox."""
+    if settings.api_url:
+        url = settings.api_url.rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"invalid API URL {public_url(url)!r}: expected e.g. https://api.mvmnt.io/v1")
+        client = ApiClient(
+            url,
+            auth=_auth(settings, url),
+            parallelism=settings.parallelism,
+            timeout=settings.timeout,
+            insecure_http=settings.insecure_http,
+        )
+        with client:
+            yield Target(client, public_url(url), embedded=False)
+        return
+    # Imported here: the server stack is only needed when no API is configured.
+    from declsync.sandbox import SandboxConfig, SandboxServer
+
+    db = settings.sandbox_db
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {db.parent} for the embedded sandbox: {exc.strerror}") from None
+    say(f"target: embedded sandbox ({db}); set DECLSYNC_API_URL to target MVMNT")
+    with SandboxServer(SandboxConfig(db_path=str(db), profile=profile)) as server:
+        client = ApiClient(server.base_url, parallelism=settings.parallelism, timeout=settings.timeout)
+        with client:
+            yield Target(client, f"embedded sandbox ({db})", embedded=True)
