@@ -24,7 +24,7 @@ from declsync.profile import Profile
 from declsync.refs import has_ref_marker, substitute_refs, topological_levels
 from declsync.state import State, StateEntry
 
-__all__ = ["ApplyResult", "Applier", "Outcome", "check_stale"]
+__all__ = ["Applier", "ApplyResult", "Outcome", "check_stale"]
 
 
 class _Client(Protocol):

@@ -196,7 +196,7 @@ def _report(result: ApplyResult) -> int:
 @output_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.pass_context
-def apply(ctx: click.Context, paths: tuple[str, ...], fmt: str, no_color: bool, auto_approve: bool,
+def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: bool, auto_approve: bool,
           state_path: str, profile_path: str | None, **kw: Any) -> int:
     """Plan and apply manifests, or apply a saved plan file (PLANFILE)."""
     settings = _settings(kw)

@@ -31,7 +31,7 @@ from declsync.profile import (
 __all__ = ["Limits", "Resource", "discover", "load_manifests", "parse_file"]
 
 TOP_LEVEL_FIELDS = ("kind", "key", "spec")
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 PathT = tuple[str | int, ...]
 

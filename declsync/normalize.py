@@ -66,4 +66,4 @@ def values_equal(desired: Any, live: Any, spec: FieldSpec | None) -> bool:
         return len(desired) == len(live) and all(
             values_equal(d, v, None) for d, v in zip(desired, live, strict=True)
         )
-    return bool(desired == live) and not (isinstance(desired, bool) != isinstance(live, bool))
+    return bool(desired == live) and isinstance(desired, bool) == isinstance(live, bool)

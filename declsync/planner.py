@@ -13,6 +13,7 @@ No I/O happens here: live state and last-applied specs are handed in.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,20 +123,20 @@ def _diff(
                     details=_array_details(format_path(path), shown, d) if is_array else (),
                 )
             )
-    for name, av in applied.items():
+    for name in applied:
         if name in desired:
             continue
         lv = live.get(name)
         spec = fields.get(name)
         if lv is None or spec is None:
             continue  # already clear, or a field the profile no longer knows
-        path = format_path((*prefix, name))
+        shown_path = format_path((*prefix, name))
         if spec.nullable:
             patch[name] = None
-            out.changes.append(FieldChange(path=path, before=lv, after=None, reason="removed"))
+            out.changes.append(FieldChange(path=shown_path, before=lv, after=None, reason="removed"))
         else:
             out.warnings.append(
-                f"{path} was removed from the manifest but cannot be cleared (the field is not nullable); "
+                f"{shown_path} was removed from the manifest but cannot be cleared (the field is not nullable); "
                 "it keeps its live value"
             )
 
@@ -192,27 +193,30 @@ def plan_resource(
     managed = dict.fromkeys([*desired, *(applied or {})])
     before = {k: live.get(k) for k in managed if k in kind.fields}
     live_id = live.get("id")
-    common = {
-        "kind": res.kind,
-        "key": res.key,
-        "source": res.source,
-        "id": live_id if isinstance(live_id, str) else None,
-        "before": before,
-        "spec": desired,
-        "warnings": tuple(out.warnings),
-        "observed_updated_at": live.get("updatedAt") if isinstance(live.get("updatedAt"), str) else None,
-        "depends_on": depends_on,
-    }
+    updated = live.get("updatedAt")
+    noop = Change(
+        action=Action.NOOP,
+        kind=res.kind,
+        key=res.key,
+        source=res.source,
+        id=live_id if isinstance(live_id, str) else None,
+        before=before,
+        after=before,
+        spec=desired,
+        warnings=tuple(out.warnings),
+        observed_updated_at=updated if isinstance(updated, str) else None,
+        depends_on=depends_on,
+    )
     if not out.patch:
-        return Change(action=Action.NOOP, after=before, **common)
+        return noop
     after = apply_merge_patch(before, out.patch, kind.fields)
-    return Change(
+    return dataclasses.replace(
+        noop,
         action=Action.UPDATE,
         patch=out.patch,
         after=after,
         field_changes=tuple(out.changes),
         json_patch=tuple(jsonpatch.make_patch(before, after).patch),
-        **common,
     )
 
 

@@ -40,7 +40,7 @@ class FakeClient:
                if_match: str | None = None) -> dict[str, Any]:
         with self.lock:
             self.calls.append(("PATCH", kind.name, dict(body)))
-            (k, res) = next((k, v) for k, v in self.store.items() if v["id"] == id)
+            res = next(v for v in self.store.values() if v["id"] == id)
             res.update(body)
             return res
 
