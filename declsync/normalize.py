@@ -6,7 +6,6 @@ perpetual diff: ``1500`` equals ``1500.0``, ``2025-01-22T09:00:00-05:00`` equals
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,7 +41,7 @@ def values_equal(desired: Any, live: Any, spec: FieldSpec | None) -> bool:
     if desired == live and type(desired) is type(live):
         return True
     t = spec.type if spec is not None else None
-    if t == "reference" and isinstance(desired, Mapping) and isinstance(live, Mapping):
+    if t == "reference" and type(desired) is dict and type(live) is dict:
         return all(live.get(k) == v for k, v in desired.items())
     if t == "datetime":
         a, b = _instant(desired), _instant(live)
@@ -52,17 +51,17 @@ def values_equal(desired: Any, live: Any, spec: FieldSpec | None) -> bool:
         if isinstance(desired, bool) or isinstance(live, bool):
             return False
         return isinstance(desired, numeric) and isinstance(live, numeric) and float(desired) == float(live)
-    if t == "object" and isinstance(desired, Mapping) and isinstance(live, Mapping):
+    if t == "object" and type(desired) is dict and type(live) is dict:
         assert spec is not None
         return all(values_equal(v, live.get(k), spec.fields.get(k)) for k, v in desired.items())
-    if t == "array" and isinstance(desired, list) and isinstance(live, list):
+    if t == "array" and type(desired) is list and type(live) is list:
         assert spec is not None
         return len(desired) == len(live) and all(
             values_equal(d, v, spec.items) for d, v in zip(desired, live, strict=True)
         )
-    if t is None and isinstance(desired, Mapping) and isinstance(live, Mapping):
+    if t is None and type(desired) is dict and type(live) is dict:
         return desired.keys() == live.keys() and all(values_equal(v, live[k], None) for k, v in desired.items())
-    if t is None and isinstance(desired, list) and isinstance(live, list):
+    if t is None and type(desired) is list and type(live) is list:
         return len(desired) == len(live) and all(
             values_equal(d, v, None) for d, v in zip(desired, live, strict=True)
         )

@@ -27,7 +27,7 @@ from declsync.mergepatch import apply_merge_patch, strip_nulls
 from declsync.normalize import values_equal
 from declsync.plan import Action, Change, FieldChange, Plan
 from declsync.profile import FieldSpec, KindSpec, Profile, format_path
-from declsync.refs import find_cycle, find_refs, has_ref_marker, substitute_refs
+from declsync.refs import find_cycle, find_refs, substitute_refs
 
 __all__ = ["ResourceKey", "lookup_set", "make_plan", "plan_resource"]
 
@@ -102,13 +102,14 @@ def _diff(
         path = (*prefix, name)
         a_has = name in applied
         av = applied.get(name)
-        if spec is not None and spec.type == "object" and isinstance(d, Mapping) and isinstance(lv, Mapping):
+        if spec is not None and spec.type == "object" and type(d) is dict and type(lv) is dict:
             sub: dict[str, Any] = {}
             _diff(d, lv, av if isinstance(av, Mapping) else {}, spec.fields, path, out, sub)
             if sub:
                 patch[name] = sub
             continue
-        if has_ref_marker(d) or not values_equal(d, lv, spec):
+        # A {$ref} marker never equals a live value, so "known after apply" fields are always sent.
+        if not values_equal(d, lv, spec):
             patch[name] = d
             drift = a_has and not values_equal(av, lv, spec)
             shown = _project(lv, d, spec)
@@ -251,7 +252,8 @@ def make_plan(
     for res in resources:
         kind = profile.kinds[res.kind]
         deps: list[str] = []
-        for ref in find_refs(res.spec, kind, profile):
+        refs = find_refs(res.spec, kind, profile)
+        for ref in refs:
             tk = (ref.kind, ref.key)
             if tk in declared:
                 deps.append(ref.address)
@@ -262,7 +264,8 @@ def make_plan(
                             "manifests nor found in the API; declare it or fix the key")
                 )
         graph[res.address] = deps
-        desired = substitute_refs(res.spec, resolve)
+        # Only specs with {$ref} markers need a rewritten copy; the rest are used as they are.
+        desired = substitute_refs(res.spec, resolve) if any(r.style == "id" for r in refs) else res.spec
         live_res = live.get((res.kind, res.key))
         if live_res is None:
             missing = [n for n, f in kind.fields.items() if f.required and desired.get(n) is None]

@@ -10,6 +10,7 @@ the client (manifest validation, before anything is sent) and the sandbox server
 from __future__ import annotations
 
 import difflib
+import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -80,6 +81,20 @@ class KindSpec:
     lookup_filter: bool = True
     page_size: int = 250
     delete: Mapping[str, Any] = field(default_factory=lambda: {"method": "delete"})
+
+    @functools.cached_property
+    def ref_fields(self) -> tuple[str, ...]:
+        """Top-level fields that may hold a reference somewhere inside (so that
+        reference scans can skip all the others)."""
+
+        def holds_ref(f: FieldSpec) -> bool:
+            if f.type == "reference" or f.ref_kind:
+                return True
+            if f.items is not None and holds_ref(f.items):
+                return True
+            return any(holds_ref(sub) for sub in f.fields.values())
+
+        return tuple(name for name, f in self.fields.items() if holds_ref(f))
 
     def sensitive_paths(self) -> frozenset[str]:
         """Dotted paths of fields marked ``sensitive`` (nested objects included)."""
@@ -317,7 +332,7 @@ def _type_name(value: Any) -> str:
 
 def is_ref_marker(value: Any) -> bool:
     """A manifest's ``{$ref: Kind/KEY}`` placeholder for another resource's id."""
-    return isinstance(value, Mapping) and len(value) == 1 and "$ref" in value
+    return type(value) is dict and len(value) == 1 and "$ref" in value
 
 
 def _check_value(spec: FieldSpec, value: Any, path: tuple[PathPart, ...], mode: Mode, out: list[Violation]) -> None:

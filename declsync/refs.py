@@ -56,8 +56,9 @@ def find_refs(spec: Mapping[str, Any], kind: KindSpec, profile: Profile) -> list
             for i, v in enumerate(value):
                 walk(v, fspec.items, (*path, i))
 
-    for name, value in spec.items():
-        walk(value, kind.fields.get(name), (name,))
+    for name in kind.ref_fields:
+        if name in spec:
+            walk(spec[name], kind.fields[name], (name,))
     return out
 
 
@@ -67,9 +68,9 @@ def substitute_refs(value: Any, resolve: Callable[[str], str | None]) -> Any:
     if is_ref_marker(value):
         resolved = resolve(str(value["$ref"]))
         return resolved if resolved is not None else dict(value)
-    if isinstance(value, Mapping):
+    if type(value) is dict:
         return {k: substitute_refs(v, resolve) for k, v in value.items()}
-    if isinstance(value, list):
+    if type(value) is list:
         return [substitute_refs(v, resolve) for v in value]
     return value
 
@@ -77,9 +78,9 @@ def substitute_refs(value: Any, resolve: Callable[[str], str | None]) -> Any:
 def has_ref_marker(value: Any) -> bool:
     if is_ref_marker(value):
         return True
-    if isinstance(value, Mapping):
+    if type(value) is dict:
         return any(has_ref_marker(v) for v in value.values())
-    if isinstance(value, list):
+    if type(value) is list:
         return any(has_ref_marker(v) for v in value)
     return False
 
