@@ -10,6 +10,7 @@ deep nesting and oversized files are bounded.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -360,7 +361,10 @@ def _check_document(
     if not ok:
         return None
     assert isinstance(key, str)
-    return Resource(kind=kind.name, key=key, spec=spec, file=display, line=line, lines=lines)
+    # Keep only the lines later stages can ask for (fields, and the references inside
+    # them); line_of() falls back to the closest ancestor for anything else.
+    kept = {p: n for p, n in lines.items() if len(p) == 1 or (len(p) <= 3 and p[0] in kind.ref_fields)}
+    return Resource(kind=kind.name, key=key, spec=spec, file=display, line=line, lines=kept)
 
 
 def _closest(lines: Mapping[PathT, int], path: PathT, default: int) -> int:
@@ -370,6 +374,36 @@ def _closest(lines: Mapping[PathT, int], path: PathT, default: int) -> int:
             return lines[p]
         p = p[:-1]
     return default
+
+
+def _load_file(path: Path, display: str, profile: Profile, limits: Limits) -> tuple[list[Resource], list[Problem]]:
+    """Parse and validate one file (runs in a worker process for large manifest sets)."""
+    problems: list[Problem] = []
+    resources: list[Resource] = []
+    for doc in parse_file(path, display, limits, problems):
+        if doc.data is None:
+            continue  # an empty document, e.g. a trailing '---'
+        res = _check_document(doc.data, doc.line, display, doc.key_lines, profile, problems)
+        if res is not None:
+            resources.append(res)
+    return resources, problems
+
+
+# Below this many bytes of YAML, starting worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 2 * 1024 * 1024
+
+
+def _load_all(files: list[tuple[Path, str]], profile: Profile, limits: Limits) -> list[tuple[list[Resource], list[Problem]]]:
+    workers = min(os.cpu_count() or 1, 8, len(files))
+    try:
+        total = sum(p.stat().st_size for p, _ in files)
+    except OSError:
+        total = 0
+    if workers < 2 or total < PARALLEL_MIN_BYTES:
+        return [_load_file(p, d, profile, limits) for p, d in files]
+    # YAML parsing is CPU-bound Python: spread files over processes, keep file order.
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_load_file, *zip(*files, strict=True), [profile] * len(files), [limits] * len(files)))
 
 
 def load_manifests(
@@ -382,18 +416,14 @@ def load_manifests(
     files = discover(paths, problems)
     resources: list[Resource] = []
     first_seen: dict[tuple[str, str], Resource] = {}
-    for path, display in files:
-        for doc in parse_file(path, display, limits, problems):
-            if doc.data is None:
-                continue  # an empty document, e.g. a trailing '---'
-            res = _check_document(doc.data, doc.line, display, doc.key_lines, profile, problems)
-            if res is None:
-                continue
+    for file_resources, file_problems in _load_all(files, profile, limits):
+        problems.extend(file_problems)
+        for res in file_resources:
             ident = (res.kind, res.key)
             if ident in first_seen:
                 other = first_seen[ident]
                 problems.append(
-                    Problem(display, res.line, f"{res.address} is declared twice: here and at {other.source}; "
+                    Problem(res.file, res.line, f"{res.address} is declared twice: here and at {other.source}; "
                             "keys must be unique per kind")
                 )
                 continue
@@ -405,4 +435,3 @@ def load_manifests(
     if problems:
         raise ManifestError(problems)
     return resources
-
