@@ -1,0 +1,371 @@
+"""An OpenAPI 3.1 description of the sandbox API, generated from the profile.
+
+Per kind: ``{Kind}`` (the full resource as returned), ``{Kind}Create`` (POST
+body: required fields required, read-only fields absent) and ``{Kind}Patch``
+(PATCH body: everything optional, nullable fields accept null), plus the
+collection, item and filter paths. The schemas mirror ``profile.validate_body``
+so that a schema-driven fuzzer and the server agree on what is valid.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from declsync.profile import KEY_MAX_LENGTH, FieldSpec, KindSpec, Profile
+
+__all__ = ["build_openapi"]
+
+Mode = Literal["read", "write"]
+JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    t = schema.get("type")
+    if isinstance(t, str) and "enum" not in schema:
+        return {**schema, "type": [t, "null"]}
+    if isinstance(t, str):
+        return {**schema, "type": [t, "null"], "enum": [*schema["enum"], None]}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _reference(spec: FieldSpec, mode: Mode) -> dict[str, Any]:
+    target = spec.kind or "resource"
+    if mode == "read":
+        return {
+            "type": "object",
+            "description": f"Reference to a {target}",
+            "properties": {"id": {"type": ["string", "null"]}, "key": {"type": ["string", "null"]}},
+            "required": ["id", "key"],
+        }
+    one = [
+        {
+            "type": "object",
+            "properties": {member: {"type": "string", "minLength": 1}},
+            "required": [member],
+            "additionalProperties": False,
+        }
+        for member in ("id", "key")
+    ]
+    return {"description": f"Reference to a {target}: {{id}} or {{key}}", "oneOf": one}
+
+
+def field_schema(spec: FieldSpec, mode: Mode, *, item: bool = False) -> dict[str, Any]:
+    """The JSON Schema of one field; ``item`` marks an array item (its required fields apply)."""
+    t = spec.type
+    schema: dict[str, Any]
+    if t == "string":
+        schema = {"type": "string"}
+        if spec.max_length is not None:
+            schema["maxLength"] = spec.max_length
+        if spec.format == "uuid":
+            schema["format"] = "uuid"
+        if spec.ref_kind:
+            schema["description"] = f"Id of a {spec.ref_kind}"
+    elif t in ("integer", "number", "boolean"):
+        schema = {"type": t}
+    elif t == "enum":
+        schema = {"type": "string", "enum": list(spec.values)}
+    elif t == "datetime":
+        schema = {"type": "string", "format": "date-time"}
+    elif t == "reference":
+        schema = _reference(spec, mode)
+    elif t == "object":
+        props = {name: field_schema(sub, mode) for name, sub in spec.fields.items()}
+        schema = {"type": "object", "properties": props}
+        if mode == "read":
+            schema["required"] = list(spec.fields)
+        else:
+            schema["additionalProperties"] = False
+            required = [name for name, sub in spec.fields.items() if sub.required]
+            if item and required:
+                schema["required"] = required
+    else:  # array
+        assert spec.items is not None
+        schema = {"type": "array", "items": field_schema(spec.items, mode, item=True)}
+    if spec.has_default and mode == "write":
+        schema["default"] = spec.default
+    # Responses show every field, null when unset: nullable or not, a read value may be null.
+    return _nullable(schema) if spec.nullable or mode == "read" else schema
+
+
+def _key_schema(nullable: bool) -> dict[str, Any]:
+    schema = {"type": "string", "minLength": 1, "maxLength": KEY_MAX_LENGTH, "description": "Client key"}
+    return _nullable(schema) if nullable else schema
+
+
+def _body_schema(kind: KindSpec, *, create: bool) -> dict[str, Any]:
+    props: dict[str, Any] = {"key": _key_schema(nullable=True)}
+    props.update({name: field_schema(spec, "write") for name, spec in kind.fields.items()})
+    schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+    required = [name for name, spec in kind.fields.items() if spec.required]
+    if create and required:
+        schema["required"] = required
+    return schema
+
+
+def _resource_schema(kind: KindSpec) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "id": {"type": "string", "format": "uuid", "readOnly": True},
+        "friendlyId": {"type": "string", "readOnly": True},
+        "key": _key_schema(nullable=True),
+    }
+    props.update({name: field_schema(spec, "read") for name, spec in kind.fields.items()})
+    props.update({name: {**field_schema(spec, "read"), "readOnly": True} for name, spec in kind.computed.items()})
+    props["organizationId"] = {"type": "string", "readOnly": True}
+    for stamp in ("createdAt", "updatedAt"):
+        props[stamp] = {"type": "string", "format": "date-time", "readOnly": True}
+    props["deletedAt"] = {"type": ["string", "null"], "format": "date-time", "readOnly": True}
+    return {"type": "object", "properties": props, "required": list(props)}
+
+
+def _error_schemas() -> dict[str, Any]:
+    base = {"error": {"type": "string"}, "message": {"type": "string"}}
+    return {
+        "Error": {"type": "object", "properties": base, "required": ["error"]},
+        "ValidationError": {
+            "type": "object",
+            "properties": {
+                **base,
+                "details": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                        "required": ["field", "message"],
+                    },
+                },
+            },
+            "required": ["error", "message", "details"],
+        },
+        "Conflict": {
+            "type": "object",
+            "properties": {**base, "code": {"type": "string", "enum": ["DUPLICATE_KEY"]}},
+            "required": ["error", "code", "message"],
+        },
+        "PreconditionFailed": {
+            "type": "object",
+            "properties": {**base, "currentVersion": {"type": "string"}},
+            "required": ["error", "message", "currentVersion"],
+        },
+    }
+
+
+def _filter_schemas() -> dict[str, Any]:
+    strings = {"type": "array", "items": {"type": "string"}}
+    ops = {
+        "type": "object",
+        "properties": {"equalTo": {"type": "string"}, "in": strings, "isNull": {"type": "boolean"}},
+        "additionalProperties": False,
+        "minProperties": 1,
+    }
+    id_ops = {**ops, "properties": {"equalTo": {"type": "string"}, "in": strings}}
+    return {
+        "FilterRequest": {
+            "type": "object",
+            "properties": {
+                "filter": {
+                    "type": ["object", "null"],
+                    "properties": {
+                        "key": ops,
+                        "id": id_ops,
+                        "friendlyId": id_ops,
+                        "deletedAt": {
+                            "type": "object",
+                            "properties": {"isNull": {"type": "boolean"}},
+                            "required": ["isNull"],
+                            "additionalProperties": False,
+                        },
+                    },
+                    "additionalProperties": False,
+                },
+                "pageSize": {"type": ["integer", "null"], "minimum": 1, "maximum": 250, "default": 50},
+                "cursor": {"type": ["string", "null"], "description": "endCursor of the previous page"},
+            },
+            "additionalProperties": False,
+        },
+        "PageInfo": {
+            "type": "object",
+            "properties": {
+                "pageSize": {"type": "integer"},
+                "hasNextPage": {"type": "boolean"},
+                "hasPreviousPage": {"type": "boolean"},
+                "endCursor": {"type": ["string", "null"]},
+            },
+            "required": ["pageSize", "hasNextPage", "hasPreviousPage", "endCursor"],
+        },
+    }
+
+
+def _error_response(description: str, schema: str = "Error") -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": _ref(schema)}}}
+
+
+def _common_errors(auth: bool) -> dict[str, Any]:
+    out = {
+        "429": _error_response("Rate limit exceeded (see Retry-After)"),
+        "500": _error_response("Internal error"),
+        "503": _error_response("Temporarily unavailable"),
+    }
+    if auth:
+        out["401"] = _error_response("Missing, invalid or expired bearer token")
+    return out
+
+
+_IDEMPOTENCY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+_IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"}}
+
+
+def _kind_paths(kind: KindSpec, auth: bool) -> dict[str, Any]:
+    name = kind.name
+    errors = _common_errors(auth)
+    resource = {"description": f"The {name}", "content": {JSON: {"schema": _ref(name)}}}
+    reused = _error_response("Idempotency-Key reused with a different request")
+    collection = {
+        "get": {
+            "operationId": f"get{name}ByKey",
+            "summary": f"Find a {name} by client key",
+            "parameters": [{"name": "key", "in": "query", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": resource, "400": _error_response("Missing key"), "404": _error_response("No such key"), **errors},
+        },
+        "post": {
+            "operationId": f"create{name}",
+            "summary": f"Create a {name}",
+            "parameters": [_IDEMPOTENCY],
+            "requestBody": {"required": True, "content": {JSON: {"schema": _ref(f"{name}Create")}}},
+            "responses": {
+                "201": resource,
+                "400": _error_response("Invalid body", "ValidationError"),
+                "409": _error_response("Duplicate client key", "Conflict"),
+                "422": reused,
+                **errors,
+            },
+        },
+    }
+    page = {
+        "type": "object",
+        "properties": {"data": {"type": "array", "items": _ref(name)}, "pageInfo": _ref("PageInfo")},
+        "required": ["data", "pageInfo"],
+    }
+    filter_op = {
+        "post": {
+            "operationId": f"filter{name}",
+            "summary": f"List {name} resources matching a filter, one page at a time",
+            "requestBody": {"required": False, "content": {JSON: {"schema": _ref("FilterRequest")}}},
+            "responses": {
+                "200": {"description": "One page", "content": {JSON: {"schema": page}}},
+                "400": _error_response("Invalid filter", "ValidationError"),
+                **errors,
+            },
+        }
+    }
+    ref_params = [
+        {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"},
+         "description": "id, friendlyId or client key"},
+        {"name": "by", "in": "query", "required": False, "schema": {"type": "string", "enum": ["id", "friendlyId", "key"]}},
+    ]
+    missing = _error_response(f"No such {name}")
+    stale = _error_response("If-Match does not match the current version", "PreconditionFailed")
+    item = {
+        "parameters": ref_params,
+        "get": {
+            "operationId": f"get{name}",
+            "summary": f"Get a {name}",
+            "responses": {"200": resource, "400": _error_response("Invalid lookup"), "404": missing, **errors},
+        },
+        "patch": {
+            "operationId": f"update{name}",
+            "summary": f"Partially update a {name} (merge semantics; arrays replaced whole)",
+            "parameters": [_IDEMPOTENCY, _IF_MATCH],
+            "requestBody": {"required": True, "content": {JSON: {"schema": _ref(f"{name}Patch")}}},
+            "responses": {
+                "200": resource,
+                "400": _error_response("Invalid body", "ValidationError"),
+                "404": missing,
+                "409": _error_response("Duplicate client key", "Conflict"),
+                "412": stale,
+                "422": reused,
+                **errors,
+            },
+        },
+        "delete": {
+            "operationId": f"delete{name}",
+            "summary": f"Delete a {name} (soft delete)",
+            "parameters": [_IDEMPOTENCY, _IF_MATCH],
+            "responses": {"204": {"description": "Deleted"}, "400": _error_response("Invalid lookup"),
+                          "404": missing, "412": stale, "422": reused, **errors},
+        },
+    }
+    return {f"/v1/{kind.path}": collection, f"/v1/{kind.path}/filter": filter_op, f"/v1/{kind.path}/{{ref}}": item}
+
+
+def _token_path() -> dict[str, Any]:
+    form = {
+        "type": "object",
+        "properties": {
+            "grant_type": {"type": "string", "enum": ["client_credentials"]},
+            "client_id": {"type": "string"},
+            "client_secret": {"type": "string"},
+        },
+        "required": ["grant_type"],
+    }
+    token = {
+        "type": "object",
+        "properties": {
+            "access_token": {"type": "string"},
+            "token_type": {"type": "string", "enum": ["Bearer"]},
+            "expires_in": {"type": "integer"},
+        },
+        "required": ["access_token", "token_type", "expires_in"],
+    }
+    return {
+        "/oauth2/token": {
+            "post": {
+                "operationId": "issueToken",
+                "summary": "OAuth2 client-credentials grant",
+                "security": [],
+                "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": form}}},
+                "responses": {
+                    "200": {"description": "A bearer token", "content": {JSON: {"schema": token}}},
+                    "400": _error_response("Unsupported grant type"),
+                    "401": _error_response("Unknown client or wrong secret"),
+                },
+            }
+        }
+    }
+
+
+def build_openapi(profile: Profile, *, auth: bool = False) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of a sandbox serving ``profile``."""
+    schemas: dict[str, Any] = {}
+    paths: dict[str, Any] = {}
+    for kind in profile.kinds.values():
+        schemas[kind.name] = _resource_schema(kind)
+        schemas[f"{kind.name}Create"] = _body_schema(kind, create=True)
+        schemas[f"{kind.name}Patch"] = _body_schema(kind, create=False)
+        paths.update(_kind_paths(kind, auth))
+    schemas.update(_error_schemas())
+    schemas.update(_filter_schemas())
+    paths.update(_token_path())
+    doc: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"declsync sandbox ({profile.name})",
+            "version": "1",
+            "description": "A local API compatible with the resources of the profile, backed by SQLite.",
+        },
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }
+    if auth:
+        doc["components"]["securitySchemes"] = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
+        doc["security"] = [{"bearerAuth": []}]
+    return doc
