@@ -14,7 +14,8 @@ No I/O happens here: live state and last-applied specs are handed in.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,9 @@ from declsync.mergepatch import apply_merge_patch, strip_nulls
 from declsync.normalize import values_equal
 from declsync.plan import Action, Change, FieldChange, Plan
 from declsync.profile import FieldSpec, KindSpec, Profile, format_path
+from declsync.prune import PruneOptions, check_mass_delete, plan_prune
 from declsync.refs import find_cycle, find_refs, substitute_refs
+from declsync.state import StateEntry
 
 __all__ = ["ResourceKey", "lookup_set", "make_plan", "plan_resource"]
 
@@ -36,11 +39,13 @@ PathT = tuple[str | int, ...]
 
 
 def lookup_set(resources: Sequence[Resource], profile: Profile) -> dict[str, list[str]]:
-    """Keys to fetch from the API, per kind: every declared resource and every
-    resource a manifest references."""
+    """Keys to fetch from the API, per kind: every declared resource (and the keys it
+    had before, ``previousKeys``) and every resource a manifest references."""
     out: dict[str, dict[str, None]] = {}
     for r in resources:
         out.setdefault(r.kind, {})[r.key] = None
+        for old in r.previous_keys:
+            out[r.kind][old] = None
         for ref in find_refs(r.spec, profile.kinds[r.kind], profile):
             out.setdefault(ref.kind, {})[ref.key] = None
     return {k: list(v) for k, v in out.items()}
@@ -66,6 +71,14 @@ def _project(live: Any, desired: Any, spec: FieldSpec | None) -> Any:
     return live
 
 
+_DEEPDIFF_KEY = re.compile(r"\['([^']*)'\]")
+
+
+def _dotted(path: str, where: str) -> str:
+    """deepdiff's ``root[1]['notes']`` under ``stops`` → ``stops[1].notes``."""
+    return path + _DEEPDIFF_KEY.sub(r".\1", where.removeprefix("root"))
+
+
 def _array_details(path: str, before: Any, after: Any) -> tuple[str, ...]:
     """Item-level differences of a replaced array, worded for a reviewer."""
     if not isinstance(before, list) or not isinstance(after, list):
@@ -73,17 +86,17 @@ def _array_details(path: str, before: Any, after: Any) -> tuple[str, ...]:
     diff = DeepDiff(before, after, ignore_numeric_type_changes=True, verbose_level=2)
     lines: list[str] = []
     for where, change in diff.get("values_changed", {}).items():
-        lines.append(f"{path}{where.removeprefix('root')}: {change['old_value']!r} → {change['new_value']!r}")
+        lines.append(f"{_dotted(path, where)}: {change['old_value']!r} → {change['new_value']!r}")
     for where, change in diff.get("type_changes", {}).items():
-        lines.append(f"{path}{where.removeprefix('root')}: {change['old_value']!r} → {change['new_value']!r}")
+        lines.append(f"{_dotted(path, where)}: {change['old_value']!r} → {change['new_value']!r}")
     for where, value in diff.get("dictionary_item_added", {}).items():
-        lines.append(f"{path}{where.removeprefix('root')}: (unset) → {value!r}")
+        lines.append(f"{_dotted(path, where)}: (unset) → {value!r}")
     for where, value in diff.get("dictionary_item_removed", {}).items():
-        lines.append(f"{path}{where.removeprefix('root')}: {value!r} → (unset)")
+        lines.append(f"{_dotted(path, where)}: {value!r} → (unset)")
     for where, value in diff.get("iterable_item_added", {}).items():
-        lines.append(f"{path}{where.removeprefix('root')}: added {value!r}")
+        lines.append(f"{_dotted(path, where)}: added {value!r}")
     for where, value in diff.get("iterable_item_removed", {}).items():
-        lines.append(f"{path}{where.removeprefix('root')}: removed {value!r}")
+        lines.append(f"{_dotted(path, where)}: removed {value!r}")
     return tuple(sorted(lines))
 
 
@@ -142,6 +155,23 @@ def _diff(
             )
 
 
+def _without(value: Mapping[str, Any], paths: Sequence[tuple[str, ...]]) -> dict[str, Any]:
+    """``value`` without the (dotted, split) ``paths``; nested objects are copied, never changed."""
+    out = dict(value)
+    for path in paths:
+        node = out
+        for part in path[:-1]:
+            sub = node.get(part)
+            if not isinstance(sub, Mapping):
+                break
+            copied = dict(sub)
+            node[part] = copied
+            node = copied
+        else:
+            node.pop(path[-1], None)
+    return out
+
+
 def _leaf_changes(value: Mapping[str, Any], fields: Mapping[str, FieldSpec], prefix: PathT) -> list[FieldChange]:
     """Display lines for a create: every declared leaf as ``path: (unset) → value``."""
     out: list[FieldChange] = []
@@ -165,9 +195,12 @@ def plan_resource(
     applied: Mapping[str, Any] | None,
     depends_on: tuple[str, ...] = (),
     state_id: str | None = None,
+    previous_key: str | None = None,
 ) -> Change:
     """The change for one resource. ``desired`` is the spec with known references
-    resolved; ``applied`` the last-applied spec (None when declsync never applied it)."""
+    resolved; ``applied`` the last-applied spec (None when declsync never applied it).
+    ``previous_key``: ``live`` was found under that old key, so the resource is renamed.
+    The manifest's ``lifecycle.ignoreFields`` are sent on create, never compared after."""
     if live is None:
         body = {"key": res.key, **strip_nulls(desired)}
         warnings: tuple[str, ...] = ()
@@ -188,11 +221,18 @@ def plan_resource(
                            *_leaf_changes(strip_nulls(desired), kind.fields, ())),
             json_patch=tuple(jsonpatch.make_patch({}, body).patch),
             depends_on=depends_on,
+            prevent_destroy=res.prevent_destroy,
         )
+    compare, known = desired, applied or {}
+    if res.ignore_fields:
+        ignored = [tuple(p.split(".")) for p in res.ignore_fields]
+        compare, known = _without(desired, ignored), _without(known, ignored)
     out = _Diff()
-    _diff(desired, live, applied or {}, kind.fields, (), out, out.patch)
-    managed = dict.fromkeys([*desired, *(applied or {})])
+    _diff(compare, live, known, kind.fields, (), out, out.patch)
+    managed = dict.fromkeys([*compare, *known])
     before = {k: live.get(k) for k in managed if k in kind.fields}
+    if previous_key is not None:
+        before = {"key": previous_key, **before}
     live_id = live.get("id")
     updated = live.get("updatedAt")
     noop = Change(
@@ -207,17 +247,23 @@ def plan_resource(
         warnings=tuple(out.warnings),
         observed_updated_at=updated if isinstance(updated, str) else None,
         depends_on=depends_on,
+        prevent_destroy=res.prevent_destroy,
     )
-    if not out.patch:
+    patch, field_changes = out.patch, out.changes
+    if previous_key is not None:
+        patch = {"key": res.key, **patch}
+        field_changes = [FieldChange(path="key", before=previous_key, after=res.key), *field_changes]
+    if not patch:
         return noop
-    after = apply_merge_patch(before, out.patch, kind.fields)
+    after = apply_merge_patch(before, patch, kind.fields)
     return dataclasses.replace(
         noop,
         action=Action.UPDATE,
-        patch=out.patch,
+        patch=patch,
         after=after,
-        field_changes=tuple(out.changes),
+        field_changes=tuple(field_changes),
         json_patch=tuple(jsonpatch.make_patch(before, after).patch),
+        previous_key=previous_key,
     )
 
 

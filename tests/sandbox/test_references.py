@@ -1,0 +1,78 @@
+"""References: resolved to live resources of the right kind, stored by id, returned as {id, key}."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from .conftest import created, customer, details, location, order
+
+
+def test_references_by_key_and_by_id_resolve(client: httpx.Client) -> None:
+    acme = customer(client, "C-1")
+    by_key = order(client, "O-1", customer={"key": "C-1"})
+    by_id = order(client, "O-2", customer={"id": acme["id"]})
+    assert by_key["customer"] == by_id["customer"] == {"id": acme["id"], "key": "C-1"}
+
+
+def test_a_reference_shows_the_current_key_of_its_target(client: httpx.Client) -> None:
+    acme = customer(client, "C-1")
+    order(client, "O-1", customer={"key": "C-1"})
+    assert client.patch("customers/C-1", json={"key": "C-NEW"}).status_code == 200
+    assert client.get("orders/O-1").json()["customer"] == {"id": acme["id"], "key": "C-NEW"}
+    # Once the target is deleted its key is free: the reference keeps the id only.
+    assert client.delete("customers/C-NEW").status_code == 204
+    assert client.get("orders/O-1").json()["customer"] == {"id": acme["id"], "key": None}
+
+
+def test_missing_references_are_refused(client: httpx.Client) -> None:
+    r = client.post("orders", json={"key": "O-1", "customer": {"key": "X"}})
+    assert details(r) == {"customer": "References must exist: no Customer with key 'X'"}
+    ghost = str(uuid.uuid4())
+    r = client.post("shipments", json={"order": {"id": ghost}})
+    assert details(r) == {"order": f"References must exist: no Order with id '{ghost}'"}
+    assert client.post("orders/filter", json={}).json()["data"] == []
+    order(client, "O-1")
+    r = client.patch("orders/O-1", json={"customer": {"key": "X"}})
+    assert details(r) == {"customer": "References must exist: no Customer with key 'X'"}
+
+
+def test_references_must_point_at_the_right_kind_and_a_live_resource(client: httpx.Client) -> None:
+    acme = customer(client, "C-1")
+    o = order(client, "O-1")
+    assert "customer" in details(client.post("orders", json={"customer": {"id": o["id"]}}))
+    assert client.delete("customers/C-1").status_code == 204
+    assert "customer" in details(client.post("orders", json={"customer": {"id": acme["id"]}}))
+    assert "customer" in details(client.post("orders", json={"customer": {"key": "C-1"}}))
+
+
+def test_references_inside_array_items_resolve(client: httpx.Client) -> None:
+    acme = customer(client, "C-1")
+    chi = location(client, "L-CHI", acme["id"])
+    stops = [{"type": "PICKUP", "location": {"key": "L-CHI"}}, {"type": "DELIVERY", "location": {"key": "L-NOPE"}}]
+    problems = details(client.post("orders", json={"key": "O-1", "stops": stops}))
+    assert problems == {"stops[1].location": "References must exist: no Location with key 'L-NOPE'"}
+    o = order(client, "O-1", stops=stops[:1])
+    assert o["stops"][0]["location"] == {"id": chi["id"], "key": "L-CHI"}
+
+
+def test_ref_kind_strings_must_be_ids_of_that_kind(client: httpx.Client) -> None:
+    acme = customer(client, "C-1")
+    assert location(client, "L-1", acme["id"])["customerId"] == acme["id"]
+    ghost = str(uuid.uuid4())
+    body = {"key": "L-2", "customerId": ghost, "name": "DC", "isAppointmentRequired": True}
+    assert details(client.post("locations", json=body)) == {
+        "customerId": f"References must exist: no Customer with id '{ghost}'"
+    }
+    carrier = created(client.post("carriers", json={"name": "Fast", "type": "LTL"}))
+    assert "customerId" in details(client.post("locations", json={**body, "customerId": carrier["id"]}))
+    assert "customerId" in details(client.post("locations", json={**body, "customerId": "C-1"}))
+    assert "customerId" in details(client.patch("locations/L-1", json={"customerId": ghost}))
+
+
+def test_references_to_kinds_outside_the_profile_are_kept_as_given(client: httpx.Client) -> None:
+    c = customer(client, "C-1", paymentTerm={"key": "NET30"})
+    assert c["paymentTerm"] == {"id": None, "key": "NET30"}
+    r = client.patch("customers/C-1", json={"paymentTerm": {"id": "pt_1"}})
+    assert r.json()["paymentTerm"] == {"id": "pt_1", "key": None}
