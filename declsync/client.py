@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import email.utils
 import json
+import queue
 import random
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
@@ -297,6 +298,14 @@ class ApiClient:
         answer = self._call("GET", self._item_url(kind, ref), allow_404=True)
         return None if answer.status == 404 else self._resource(answer)
 
+    def get_with_etag(self, kind: KindSpec, ref: str) -> tuple[dict[str, Any] | None, str | None]:
+        """``GET {path}/{ref}`` and the answer's ``ETag`` (None when the server sends none), for
+        a conditional write (``If-Match``); ``(None, None)`` when the resource does not exist."""
+        answer = self._call("GET", self._item_url(kind, ref), allow_404=True)
+        if answer.status == 404:
+            return None, None
+        return self._resource(answer), answer.headers.get("etag")
+
     def get_by_key(self, kind: KindSpec, key: str) -> dict[str, Any] | None:
         """``GET {path}?key=K``; None when no resource has that key."""
         answer = self._call("GET", self._url(kind), params={"key": key}, allow_404=True)
@@ -393,15 +402,26 @@ class ApiClient:
             return [fn(x) for x in items]
         pool = self._executor()
         futures: list[Future[R]] = [pool.submit(fn, x) for x in items]
-        done, not_done = wait(futures, return_when=FIRST_EXCEPTION)
-        failed = next((f for f in futures if f in done and f.exception() is not None), None)
-        if failed is not None:
-            for fut in not_done:
+        # Completions arrive on a queue, not through concurrent.futures.wait(): a
+        # KeyboardInterrupt raised inside wait() can leave the futures' locks held, and
+        # close() (the pool's shutdown) then hangs for ever.
+        finished: queue.SimpleQueue[Future[R]] = queue.SimpleQueue()
+        for fut in futures:
+            fut.add_done_callback(finished.put)
+        try:
+            for _ in futures:
+                error = finished.get().exception()
+                if error is not None:
+                    for fut in futures:
+                        fut.cancel()
+                    for fut in futures:  # let requests already in flight finish before the caller moves on
+                        if not fut.cancelled():
+                            fut.exception()
+                    raise error
+        except KeyboardInterrupt:
+            for fut in futures:
                 fut.cancel()
-            wait(not_done)  # let requests already in flight finish before the caller moves on
-            error = failed.exception()
-            assert error is not None
-            raise error
+            raise
         return [fut.result() for fut in futures]
 
     def _executor(self) -> ThreadPoolExecutor:

@@ -10,7 +10,8 @@ deep nesting and oversized files are bounded.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import stat
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -28,10 +29,14 @@ from declsync.profile import (
     validate_body,
     validate_key,
 )
+from declsync.sensitive import field_paths
 
 __all__ = ["Limits", "Resource", "discover", "load_manifests", "parse_file"]
 
-TOP_LEVEL_FIELDS = ("kind", "key", "spec")
+TOP_LEVEL_FIELDS = ("kind", "key", "spec", "sensitive", "previousKeys", "lifecycle")
+LIFECYCLE_FIELDS = ("preventDestroy", "ignoreFields")
+# The optional settings file of a working directory (``declsync.config``); never read as a manifest.
+CONFIG_FILE_NAMES = ("declsync.yaml", "declsync.yml")
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 PathT = tuple[str | int, ...]
@@ -58,6 +63,16 @@ class Resource:
     line: int
     # Line of each field path inside ``spec`` (for errors found later, e.g. by the planner).
     lines: Mapping[PathT, int] = field(default_factory=dict, compare=False, repr=False)
+    # Field paths the manifest marks sensitive (top-level ``sensitive: [path, …]``).
+    sensitive: tuple[str, ...] = ()
+    # Keys this resource had before (``previousKeys``): found live under one of them, it is renamed.
+    previous_keys: tuple[str, ...] = ()
+    # ``lifecycle.preventDestroy``: recorded in the state so that prune refuses to delete it.
+    prevent_destroy: bool = False
+    # ``lifecycle.ignoreFields``: dotted field paths never compared nor patched (sent on create only).
+    ignore_fields: tuple[str, ...] = ()
+    # Line of each top-level field of the document (``previousKeys``, ``lifecycle`` …).
+    top_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def address(self) -> str:
@@ -115,6 +130,69 @@ class _LineLoader(_SafeLoader):  # type: ignore[misc,valid-type]
 
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_mapping)
 
+# PyYAML's scalar constructors raise ValueError, IndexError, KeyError … on values
+# such as a 5000-digit number, 2025-13-45 or ``!!bool maybe``: make those YAML errors
+# with a line, like every other problem.
+_BAD_SCALAR = (ValueError, TypeError, LookupError, AttributeError, ArithmeticError)
+
+
+def _checked(construct: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def construct_checked(loader: Any, node: Any) -> Any:
+        value = str(node.value)
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        try:
+            result = construct(loader, node)
+        except _BAD_SCALAR as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"invalid {str(node.tag).rsplit(':', 1)[-1]} value {shown!r} ({exc})", node.start_mark
+            ) from None
+        # A 0x… number of any length is accepted by int(), but not printable (repr has a
+        # digit limit) nor sendable as JSON: no API takes integers beyond double range.
+        if isinstance(result, int) and result.bit_length() > 1024:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"number {shown!r} is too large", node.start_mark
+            )
+        return result
+
+    return construct_checked
+
+
+for _tag in ("int", "float", "bool", "timestamp", "binary"):
+    _LineLoader.add_constructor(
+        f"tag:yaml.org,2002:{_tag}", _checked(getattr(yaml.constructor.SafeConstructor, f"construct_yaml_{_tag}"))
+    )
+
+# The C parser builds nodes recursively in C: nesting tens of thousands of levels deep
+# overflows the C stack and kills the process. Input that cannot nest deeper than this
+# is parsed directly; anything else is first checked on the (flat) event stream.
+SAFE_NESTING = 1000
+
+
+def _too_deep(text: str, limits: Limits) -> tuple[int, str] | None:
+    """``(line, message)`` when a document nests deeper than ``limits.max_depth``."""
+    # Each flow level needs a '[' or '{' (plus an implicit one-pair mapping at most);
+    # each block level is indented further than its parent every second level at least.
+    longest = max(map(len, text.split("\n")), default=0)
+    if 2 * (text.count("[") + text.count("{")) + 2 * (longest + 1) + 2 <= SAFE_NESTING:
+        return None
+    events = _SafeLoader(text)
+    depth = 0
+    try:
+        while events.check_event():
+            event = events.get_event()  # type: ignore[no-untyped-call]
+            if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+                depth += 1
+                if depth > limits.max_depth:
+                    line = event.start_mark.line + 1 if event.start_mark is not None else 1
+                    return line, f"document is nested more than {limits.max_depth} levels deep"
+            elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None  # the parse proper reports it, and stops there too
+    finally:
+        events.dispose()
+    return None
+
 
 @dataclass
 class _Document:
@@ -149,11 +227,21 @@ def _count_nodes(data: Any, limits: Limits) -> str | None:
 def parse_file(path: Path, display: str, limits: Limits, problems: list[Problem]) -> list[_Document]:
     """Parse every YAML document of one file; problems are appended, never raised."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            # A FIFO would block for ever, a device (/dev/zero) never end.
+            problems.append(Problem(display, 1, "not a regular file"))
+            return []
+        size = info.st_size
         if size > limits.max_file_bytes:
             problems.append(Problem(display, 1, f"file is {size} bytes; manifests are limited to {limits.max_file_bytes} bytes"))
             return []
-        raw = path.read_bytes()
+        with path.open("rb") as fh:
+            raw = fh.read(limits.max_file_bytes + 1)  # bounded even if the file grows meanwhile
+        if len(raw) > limits.max_file_bytes:
+            problems.append(Problem(display, 1, f"file is larger than {limits.max_file_bytes} bytes, "
+                                                "the limit for manifests"))
+            return []
     except OSError as exc:
         problems.append(Problem(display, 1, f"cannot read file: {exc.strerror}"))
         return []
@@ -162,6 +250,10 @@ def parse_file(path: Path, display: str, limits: Limits, problems: list[Problem]
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         problems.append(Problem(display, line, f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8"))
+        return []
+    deep = _too_deep(text, limits)
+    if deep is not None:
+        problems.append(Problem(display, *deep))
         return []
     loader = _LineLoader(text)
     docs: list[_Document] = []
@@ -187,6 +279,8 @@ def parse_file(path: Path, display: str, limits: Limits, problems: list[Problem]
         problems.append(Problem(display, 1, f"invalid YAML: {exc}"))
     except RecursionError:
         problems.append(Problem(display, 1, f"document is nested too deeply (more than {limits.max_depth} levels)"))
+    except _BAD_SCALAR as exc:  # a constructor error not caught above: still a problem, not a crash
+        problems.append(Problem(display, 1, f"invalid YAML: {type(exc).__name__}: {exc}"))
     finally:
         loader.dispose()
     for line, message in loader.duplicates:
@@ -211,7 +305,10 @@ def discover(paths: Sequence[str | Path], problems: list[Problem]) -> list[tuple
     seen: set[Path] = set()
 
     def add(p: Path) -> None:
-        real = p.resolve()
+        try:
+            real = p.resolve()
+        except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+            real = p.absolute()  # parse_file reports it
         if real not in seen:
             seen.add(real)
             found.append((p, str(p)))
@@ -227,8 +324,11 @@ def discover(paths: Sequence[str | Path], problems: list[Problem]) -> list[tuple
             for root, dirs, files in os.walk(p, followlinks=False):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
-                    if name.lower().endswith((".yaml", ".yml")) and not name.startswith("."):
-                        add(Path(root) / name)
+                    if not name.lower().endswith((".yaml", ".yml")) or name.startswith("."):
+                        continue
+                    if name in CONFIG_FILE_NAMES and Path(root).resolve() == Path.cwd().resolve():
+                        continue  # the working directory's settings file, not a manifest
+                    add(Path(root) / name)
         else:
             problems.append(Problem(str(p), 0, "no such file or directory"))
     return found
@@ -358,13 +458,143 @@ def _check_document(
         line_no = lines.get(tuple(v.path)) or _closest(lines, tuple(v.path), at("spec"))
         problems.append(Problem(display, line_no, message))
         ok = False
-    if not ok:
+    sensitive = _check_sensitive(doc.get("sensitive"), kind, display, at("sensitive"), problems)
+    previous = _check_previous_keys(doc.get("previousKeys"), key, display, at("previousKeys"), problems)
+    lifecycle = _check_lifecycle(doc.get("lifecycle"), kind, display, at("lifecycle"), key_lines, problems)
+    if not ok or sensitive is None or previous is None or lifecycle is None:
         return None
     assert isinstance(key, str)
     # Keep only the lines later stages can ask for (fields, and the references inside
     # them); line_of() falls back to the closest ancestor for anything else.
     kept = {p: n for p, n in lines.items() if len(p) == 1 or (len(p) <= 3 and p[0] in kind.ref_fields)}
-    return Resource(kind=kind.name, key=key, spec=spec, file=display, line=line, lines=kept)
+    return Resource(kind=kind.name, key=key, spec=spec, file=display, line=line, lines=kept, sensitive=sensitive,
+                    previous_keys=previous, prevent_destroy=lifecycle[0], ignore_fields=lifecycle[1],
+                    top_lines={str(k): v for k, v in top.items()})
+
+
+def _check_previous_keys(
+    value: Any, key: Any, display: str, line: int, problems: list[Problem]
+) -> tuple[str, ...] | None:
+    """The manifest's ``previousKeys:`` (keys the resource had before; None after reporting a problem)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        problems.append(Problem(display, line, "'previousKeys' must be a list of the keys this resource had before, "
+                                "e.g. [OLD-KEY]"))
+        return None
+    out: list[str] = []
+    ok = True
+    for item in value:
+        problem = validate_key(item)
+        if problem:
+            surprise = _yaml_type(item)
+            if surprise:
+                problem += f" (YAML read the unquoted value as {surprise}; quote it)"
+            problems.append(Problem(display, line, f"previousKeys: {problem}"))
+            ok = False
+        elif item == key:
+            problems.append(Problem(display, line, f"previousKeys: {item!r} is this resource's key; "
+                                    "list only the keys it had before"))
+            ok = False
+        elif item in out:
+            problems.append(Problem(display, line, f"previousKeys: {item!r} is listed twice"))
+            ok = False
+        else:
+            out.append(item)
+    return tuple(out) if ok else None
+
+
+def _ignore_path_problem(kind: KindSpec, path: str) -> str | None:
+    """Why ``path`` (dotted, e.g. ``freight.weight``) cannot be an ignored field of ``kind``; None if it can."""
+    parts = path.split(".")
+    if not path or any(not p for p in parts):
+        return f"{path!r} is not a field path (dotted field names, e.g. 'internalNotes' or 'freight.weight')"
+    if parts[0] == "key":
+        return "'key' identifies the resource and cannot be ignored"
+    fields: Mapping[str, FieldSpec] = kind.fields
+    for i, part in enumerate(parts):
+        shown = ".".join(parts[: i + 1])
+        spec = fields.get(part)
+        if spec is None:
+            if i == 0 and part in kind.read_only:
+                return f"{shown!r} is read-only: declsync never compares or sends it, so it needs no ignoring"
+            where = f"a field of {kind.name}" if i == 0 else f"a field of {'.'.join(parts[:i])}"
+            return f"{shown!r} is not {where}{suggest(part, fields)}"
+        if i == len(parts) - 1:
+            return None
+        if spec.type == "array":
+            return f"{shown!r} is an array, which is always sent whole; ignore the whole array ({shown!r})"
+        if spec.type != "object":
+            return f"{shown!r} is not an object, so it has no field {parts[i + 1]!r}"
+        fields = spec.fields
+    return None  # pragma: no cover - the loop always returns
+
+
+def _check_lifecycle(
+    value: Any, kind: KindSpec, display: str, line: int,
+    key_lines: dict[int, dict[Any, int]], problems: list[Problem],
+) -> tuple[bool, tuple[str, ...]] | None:
+    """The manifest's ``lifecycle:`` as (preventDestroy, ignoreFields); None after reporting a problem."""
+    if value is None:
+        return (False, ())
+    if not isinstance(value, dict):
+        problems.append(Problem(display, line, "'lifecycle' must be a mapping, e.g. "
+                                "{preventDestroy: true, ignoreFields: [internalNotes]}"))
+        return None
+    lines = key_lines.get(id(value), {})
+    ok = True
+    for name in value:
+        if name not in LIFECYCLE_FIELDS:
+            problems.append(Problem(display, lines.get(name, line),
+                                    f"unknown lifecycle field {name!r}{suggest(str(name), LIFECYCLE_FIELDS)}; "
+                                    f"allowed: {', '.join(LIFECYCLE_FIELDS)}"))
+            ok = False
+    prevent = value.get("preventDestroy", False)
+    if not isinstance(prevent, bool):
+        problems.append(Problem(display, lines.get("preventDestroy", line),
+                                f"lifecycle.preventDestroy must be true or false, not {prevent!r}"))
+        ok = False
+    raw = value.get("ignoreFields")
+    ignored: list[str] = []
+    at = lines.get("ignoreFields", line)
+    if raw is not None and not isinstance(raw, list):
+        problems.append(Problem(display, at, "lifecycle.ignoreFields must be a list of dotted field paths, "
+                                "e.g. [internalNotes, freight.weight]"))
+        ok = False
+    for item in raw if isinstance(raw, list) else ():
+        problem = (f"{item!r} is not a field path (a string such as 'internalNotes')" if not isinstance(item, str)
+                   else _ignore_path_problem(kind, item))
+        if problem:
+            problems.append(Problem(display, at, f"lifecycle.ignoreFields: {problem}"))
+            ok = False
+        elif item not in ignored:
+            ignored.append(item)
+    return (bool(prevent), tuple(ignored)) if ok else None
+
+
+def _check_sensitive(
+    value: Any, kind: KindSpec, display: str, line: int, problems: list[Problem]
+) -> tuple[str, ...] | None:
+    """The manifest's ``sensitive:`` list of field paths (None after reporting a problem)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        problems.append(Problem(display, line, "'sensitive' must be a list of field paths, e.g. [notes, freight.weight]"))
+        return None
+    known = field_paths(kind)
+    out: list[str] = []
+    ok = True
+    for item in value:
+        if not isinstance(item, str):
+            problems.append(Problem(display, line, f"sensitive: {item!r} is not a field path (a string such as 'notes')"))
+            ok = False
+        elif item not in known:
+            problems.append(Problem(display, line, f"sensitive: {item!r} is not a field of {kind.name}"
+                                    f"{suggest(item, known)}"))
+            ok = False
+        else:
+            out.append(item)
+    return tuple(dict.fromkeys(out)) if ok else None
 
 
 def _closest(lines: Mapping[PathT, int], path: PathT, default: int) -> int:
@@ -406,6 +636,27 @@ def _load_all(files: list[tuple[Path, str]], profile: Profile, limits: Limits) -
         return list(pool.map(_load_file, *zip(*files, strict=True), [profile] * len(files), [limits] * len(files)))
 
 
+def _check_renames(resources: Sequence[Resource], declared: Mapping[tuple[str, str], Resource]) -> list[Problem]:
+    """A previous key may be claimed by one manifest only, and may not still be declared."""
+    problems: list[Problem] = []
+    claimed: dict[tuple[str, str], Resource] = {}
+    for res in resources:
+        line = res.top_lines.get("previousKeys", res.line)
+        for old in res.previous_keys:
+            ident = (res.kind, old)
+            other = declared.get(ident)
+            if other is not None:
+                problems.append(Problem(res.file, line, f"previousKeys: {res.kind}/{old} is still declared at "
+                                        f"{other.source}; a key cannot be renamed and kept"))
+            elif ident in claimed:
+                first = claimed[ident]
+                problems.append(Problem(res.file, line, f"previousKeys: {res.kind}/{old} is also a previous key of "
+                                        f"{first.address} at {first.source}; only one resource can be renamed from it"))
+            else:
+                claimed[ident] = res
+    return problems
+
+
 def load_manifests(
     paths: Sequence[str | Path], profile: Profile, limits: Limits | None = None
 ) -> list[Resource]:
@@ -429,6 +680,7 @@ def load_manifests(
                 continue
             first_seen[ident] = res
             resources.append(res)
+    problems.extend(_check_renames(resources, first_seen))
     if not files and not problems:
         shown = ", ".join(str(p) for p in paths)
         problems.append(Problem(shown, 0, "no manifest files (*.yaml, *.yml) found"))

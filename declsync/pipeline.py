@@ -10,11 +10,15 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from declsync.errors import PlanError, Problem
 from declsync.manifest import Resource
 from declsync.plan import Plan
 from declsync.planner import ResourceKey, lookup_set, make_plan
-from declsync.profile import KindSpec, Profile
-from declsync.state import State
+from declsync.profile import KindSpec, Profile, format_path
+from declsync.prune import PruneOptions, undeclared
+from declsync.refs import find_refs
+from declsync.sensitive import annotate
+from declsync.state import State, StateEntry
 
 __all__ = ["build_plan", "fetch_live"]
 
@@ -47,17 +51,31 @@ def build_plan(
     target: str = "",
     notes: Sequence[str] = (),
     progress: Callable[[int], None] | None = None,
+    excluded: Sequence[Resource] = (),
+    prune: PruneOptions | None = None,
 ) -> Plan:
-    """Fetch live state, read last-applied specs and plan every resource."""
+    """Fetch live state, read last-applied specs and plan every resource.
+
+    ``excluded``: declared resources left out by ``--target``/``--exclude``/``--kind``.
+    They are not planned; references to them resolve against the live API.
+    ``prune``: with ``enabled``, state entries no manifest declares are fetched too
+    and planned as deletes (see ``declsync.prune``).
+    """
     live = fetch_live(client, resources, profile, progress)
+    kept = {(r.kind, k) for r in (*resources, *excluded) for k in (r.key, *r.previous_keys)}
+    if prune is not None and prune.enabled:
+        _fetch_pruned(client, undeclared(state.entries(), kept), profile, live)
+    if excluded:
+        _check_excluded_refs(resources, excluded, live, profile)
     last_applied: dict[ResourceKey, Mapping[str, Any]] = {}
     state_ids: dict[ResourceKey, str] = {}
     for r in resources:
-        entry = state.get(r.kind, r.key)
-        if entry is not None:
-            last_applied[(r.kind, r.key)] = entry.spec
-            state_ids[(r.kind, r.key)] = entry.id
-    return make_plan(
+        for key in (r.key, *r.previous_keys):
+            entry = state.get(r.kind, key)
+            if entry is not None:
+                last_applied[(r.kind, key)] = entry.spec
+                state_ids[(r.kind, key)] = entry.id
+    plan = make_plan(
         resources,
         live,
         last_applied,
@@ -68,4 +86,40 @@ def build_plan(
         state_serial=state.serial,
         created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         notes=notes,
+        state_entries=list(state.entries()),
+        prune=prune,
+        also_declared=kept,
     )
+    return annotate(plan, resources, profile)
+
+
+def _fetch_pruned(
+    client: _Fetcher, entries: Sequence[StateEntry], profile: Profile, live: dict[ResourceKey, dict[str, Any]]
+) -> None:
+    """Add the live resources of prune candidates (undeclared state entries) to ``live``."""
+    by_kind: dict[str, list[str]] = {}
+    for e in entries:
+        if e.kind in profile.kinds and (e.kind, e.key) not in live:
+            by_kind.setdefault(e.kind, []).append(e.key)
+    for kind_name, keys in by_kind.items():
+        for key, resource in client.fetch_by_keys(profile.kinds[kind_name], keys).items():
+            live[(kind_name, key)] = resource
+
+
+def _check_excluded_refs(
+    resources: Sequence[Resource], excluded: Sequence[Resource], live: Mapping[ResourceKey, Any], profile: Profile
+) -> None:
+    """A selected resource may refer to a declared resource that the selection left out
+    only when that one already exists: it will not be created by this plan."""
+    left_out = {(r.kind, r.key) for r in excluded}
+    problems: list[Problem] = []
+    for res in resources:
+        for ref in find_refs(res.spec, profile.kinds[res.kind], profile):
+            if (ref.kind, ref.key) in left_out and (ref.kind, ref.key) not in live:
+                problems.append(Problem(
+                    res.file, res.line_of(ref.path),
+                    f"{format_path(ref.path)}: refers to {ref.address}, which is declared but not selected "
+                    "(--target/--exclude/--kind) and does not exist yet; select it too",
+                ))
+    if problems:
+        raise PlanError(problems)

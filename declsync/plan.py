@@ -11,6 +11,11 @@ noop       live, managed fields only      same as before                      No
 delete     live, managed fields only      None                                None (DELETE) or a PATCH body
 =========  =============================  ==================================  ===========================
 
+A rename is an update with ``previous_key`` set: the resource is found live under
+that old key and its patch sets ``key`` to the new one. A delete (``--prune``)
+removes a resource declsync manages (it is in the state) whose manifest is gone,
+the way the kind's profile ``delete`` setting says.
+
 A value ``{"$ref": "Kind/KEY"}`` inside ``patch`` stands for the id of a resource
 that this plan creates: it is "known after apply" and filled in by the applier.
 ``field_changes``, ``warnings`` and ``drift`` are for display only; they never
@@ -95,6 +100,13 @@ class Change:
     observed_updated_at: str | None = None
     # Other resources (``Kind/KEY``) this one references; apply orders by them.
     depends_on: tuple[str, ...] = ()
+    # Dotted field paths whose values are never displayed (profile ``sensitive: true``
+    # plus the manifest's ``sensitive:`` list); see ``declsync.sensitive``. Display only.
+    sensitive: tuple[str, ...] = ()
+    # A rename: the key the resource is live under now (the patch sets ``key``).
+    previous_key: str | None = None
+    # The manifest's lifecycle.preventDestroy, recorded in the state on apply.
+    prevent_destroy: bool = False
 
     @property
     def address(self) -> str:
@@ -121,6 +133,9 @@ class Change:
             "spec": self.spec,
             "observed_updated_at": self.observed_updated_at,
             "depends_on": list(self.depends_on),
+            "sensitive": list(self.sensitive),
+            "previous_key": self.previous_key,
+            "prevent_destroy": self.prevent_destroy,
         }
 
     @classmethod
@@ -140,6 +155,9 @@ class Change:
             json_patch=tuple(d.get("json_patch", ())),
             observed_updated_at=d.get("observed_updated_at"),
             depends_on=tuple(d.get("depends_on", ())),
+            sensitive=tuple(d.get("sensitive", ())),
+            previous_key=d.get("previous_key"),
+            prevent_destroy=bool(d.get("prevent_destroy", False)),
         )
 
 
@@ -154,6 +172,9 @@ class Plan:
     created_at: str = ""
     # Plan-level notes, e.g. "restricted by --target".
     notes: tuple[str, ...] = ()
+    # State entries (``Kind/KEY``) apply drops without any request: undeclared resources
+    # that no longer exist, or that --prune may not delete. Not a change.
+    forget: tuple[str, ...] = ()
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action is action)
@@ -180,6 +201,7 @@ class Plan:
             "state": {"lineage": self.state_lineage, "serial": self.state_serial},
             "created_at": self.created_at,
             "notes": list(self.notes),
+            "forget": list(self.forget),
         }
 
     @classmethod
@@ -195,4 +217,5 @@ class Plan:
             state_serial=int(state.get("serial", 0)),
             created_at=d.get("created_at", ""),
             notes=tuple(d.get("notes", ())),
+            forget=tuple(d.get("forget", ())),
         )

@@ -279,19 +279,38 @@ def make_plan(
     state_serial: int = 0,
     created_at: str = "",
     notes: Sequence[str] = (),
+    state_entries: Sequence[StateEntry] = (),
+    prune: PruneOptions | None = None,
+    also_declared: Collection[ResourceKey] = (),
 ) -> Plan:
     """Plan every resource; raise ``PlanError`` (all problems at once) when a
     reference cannot be satisfied, references form a cycle, or a resource that must
-    be created lacks a required field."""
+    be created lacks a required field.
+
+    ``live`` and ``last_applied`` may also hold the previous keys of renamed
+    resources. ``state_entries`` (all of the state) are checked for resources no
+    manifest declares any more: notes, or with ``prune`` enabled delete changes (see
+    ``declsync.prune``); ``also_declared`` are declared resources left out of this plan
+    (``--target``), never pruned."""
     problems: list[Problem] = []
     declared = {(r.kind, r.key) for r in resources}
     graph: dict[str, list[str]] = {}
     changes: list[Change] = []
     state_ids = state_ids or {}
+    renamed = _renames(resources, live, problems)
+    # Old keys claimed by previousKeys: not to be referred to, nor pruned.
+    claimed = {(r.kind, old): r for r in resources for old in r.previous_keys}
+    referrers: dict[str, str] = {}
+
+    def live_of(ident: ResourceKey) -> Mapping[str, Any] | None:
+        found = live.get(ident)
+        if found is None and ident in renamed:
+            found = live.get((ident[0], renamed[ident]))
+        return found
 
     def resolve(address: str) -> str | None:
         kind, _, key = address.partition("/")
-        target_live = live.get((kind, key))
+        target_live = live_of((kind, key))
         ident = target_live.get("id") if target_live is not None else None
         return ident if isinstance(ident, str) else None
 
@@ -301,9 +320,16 @@ def make_plan(
         refs = find_refs(res.spec, kind, profile)
         for ref in refs:
             tk = (ref.kind, ref.key)
-            if tk in declared:
+            referrers.setdefault(ref.address, f"{res.address} ({res.source})")
+            if tk in claimed:
+                problems.append(
+                    Problem(res.file, res.line_of(ref.path),
+                            f"{format_path(ref.path)}: refers to {ref.address}, which {claimed[tk].address} renames "
+                            f"(previousKeys); refer to {claimed[tk].address} instead")
+                )
+            elif tk in declared:
                 deps.append(ref.address)
-            elif tk not in live:
+            elif live_of(tk) is None:
                 problems.append(
                     Problem(res.file, res.line_of(ref.path),
                             f"{format_path(ref.path)}: refers to {ref.address}, which is neither declared in the "
@@ -312,7 +338,19 @@ def make_plan(
         graph[res.address] = deps
         # Only specs with {$ref} markers need a rewritten copy; the rest are used as they are.
         desired = substitute_refs(res.spec, resolve) if any(r.style == "id" for r in refs) else res.spec
-        live_res = live.get((res.kind, res.key))
+        ident = (res.kind, res.key)
+        live_res = live_of(ident)
+        previous = renamed.get(ident)
+        applied = last_applied.get(ident)
+        state_id = state_ids.get(ident)
+        if previous is not None and applied is None:
+            # The last-applied spec was recorded under the old key.
+            applied = last_applied.get((res.kind, previous))
+            state_id = state_ids.get((res.kind, previous))
+        elif applied is None and live_res is not None:
+            # Renamed by an earlier apply whose state was not saved: the old entry has the same id.
+            applied = next((last_applied.get((res.kind, old)) for old in res.previous_keys
+                            if state_ids.get((res.kind, old)) == live_res.get("id")), None)
         if live_res is None:
             missing = [n for n, f in kind.fields.items() if f.required and desired.get(n) is None]
             if missing:
@@ -324,22 +362,52 @@ def make_plan(
                 continue
         changes.append(
             plan_resource(
-                res, kind, desired, live_res, last_applied.get((res.kind, res.key)),
-                tuple(dict.fromkeys(deps)), state_ids.get((res.kind, res.key)),
+                res, kind, desired, live_res, applied, tuple(dict.fromkeys(deps)), state_id, previous_key=previous,
             )
         )
     cycle = find_cycle(graph)
     if cycle:
         first = next(r for r in resources if r.address == cycle[0])
         problems.append(Problem(first.file, first.line, f"reference cycle: {' → '.join(cycle)}; break it"))
+    options = prune or PruneOptions()
+    pruned = plan_prune(state_entries, {*declared, *claimed, *also_declared}, referrers, live, profile, options)
+    problems.extend(pruned.problems)
     if problems:
         raise PlanError(problems)
+    check_mass_delete(pruned.changes, len(state_entries), options)
     return Plan(
-        changes=tuple(changes),
+        changes=(*changes, *pruned.changes),
         target=target,
         profile=profile.name,
         state_lineage=state_lineage,
         state_serial=state_serial,
         created_at=created_at,
-        notes=tuple(notes),
+        notes=(*notes, *pruned.notes),
+        forget=tuple(pruned.forget),
     )
+
+
+def _renames(
+    resources: Sequence[Resource], live: Mapping[ResourceKey, Mapping[str, Any]], problems: list[Problem]
+) -> dict[ResourceKey, str]:
+    """(kind, new key) → the old key the resource is live under, for every resource not
+    live under its key but under one of its ``previousKeys``. Both live is a problem."""
+    renamed: dict[ResourceKey, str] = {}
+    for res in resources:
+        found = [old for old in res.previous_keys if (res.kind, old) in live]
+        if not found:
+            continue
+        line = res.top_lines.get("previousKeys", res.line)
+        olds = ", ".join(f"{res.kind}/{old} (id {live[(res.kind, old)].get('id')})" for old in found)
+        now = live.get((res.kind, res.key))
+        if now is not None:
+            problems.append(Problem(res.file, line, (
+                f"{res.address} (id {now.get('id')}) and its previous key {olds} both exist in the API; "
+                "a rename needs the old one only. Delete or re-key one of them, or drop the old key from previousKeys")))
+        elif len(found) > 1:
+            problems.append(Problem(res.file, line, (
+                f"{res.address}: several of its previous keys exist in the API ({olds}); "
+                "only one resource can be renamed to it. Delete or re-key the others")))
+        else:
+            renamed[(res.kind, res.key)] = found[0]
+    return renamed

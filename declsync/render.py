@@ -8,8 +8,9 @@ from typing import Any
 
 from declsync.plan import Action, Change, FieldChange, Plan
 from declsync.profile import is_ref_marker
+from declsync.sensitive import MASK, is_sensitive, mask_change, mask_plan
 
-__all__ = ["format_value", "render_json", "render_summary", "render_text"]
+__all__ = ["compact_line", "count_fields", "format_value", "render_json", "render_summary", "render_text"]
 
 Styler = Callable[[str, str], str]
 
@@ -32,27 +33,59 @@ def format_value(value: Any, limit: int = 120) -> str:
     return text
 
 
-def _field_line(fc: FieldChange, action: Action) -> str:
+def _shown(value: Any, hidden: bool) -> str:
+    return MASK if hidden and value is not None else format_value(value)
+
+
+def _field_line(fc: FieldChange, action: Action, sensitive: tuple[str, ...] = ()) -> str:
+    """``path: before → after`` (values of sensitive fields read ``(sensitive)``)."""
+    hidden = bool(sensitive) and is_sensitive(fc.path, sensitive)
+    before, after = _shown(fc.before, hidden), _shown(fc.after, hidden)
     if action is Action.CREATE:
-        return f"{fc.path}: {format_value(fc.after)}"
+        return f"{fc.path}: {after}"
     if fc.reason == "replaced":
-        text = f"{fc.path}: {format_value(fc.before)} → {format_value(fc.after)} (array replaced)"
+        text = f"{fc.path}: {before} → {after} (array replaced)"
     elif fc.reason == "removed":
-        text = f"{fc.path}: {format_value(fc.before)} → null (removed from manifest)"
+        text = f"{fc.path}: {before} → null (removed from manifest)"
     else:
-        text = f"{fc.path}: {format_value(fc.before)} → {format_value(fc.after)}"
+        text = f"{fc.path}: {before} → {after}"
     if fc.drift:
         text += "  [drift: changed outside declsync since the last apply]"
     return text
 
 
+def count_fields(change: Change) -> int:
+    """How many fields a change sets (a create's ``key`` line not counted)."""
+    return sum(1 for fc in change.field_changes if not (change.action is Action.CREATE and fc.path == "key"))
+
+
+def compact_line(change: Change) -> str:
+    """One line per resource: ``~ Order/ERP-1 (3 fields, drift, 1 warning)``."""
+    n = count_fields(change)
+    parts = [f"{n} field{'s' if n != 1 else ''}"] if change.field_changes else []
+    if change.drift:
+        parts.append("drift")
+    if change.warnings:
+        parts.append(f"{len(change.warnings)} warning{'s' if len(change.warnings) != 1 else ''}")
+    sym = change.action.symbol if change.action is not Action.NOOP else "!"
+    address = change.address if change.previous_key is None else f"{change.kind}/{change.previous_key} → {change.key}"
+    return f"{sym} {address}" + (f" ({', '.join(parts)})" if parts else "")
+
+
 def _render_change(change: Change, style: Styler) -> list[str]:
+    change = mask_change(change)
     sym = change.action.symbol
     verb = {"create": "create", "update": "update", "delete": "delete", "noop": "unchanged"}[change.action.value]
     ident = f" (id {change.id})" if change.id else ""
-    lines = [style(f"  {sym} {verb} {change.address}{ident}", sym) + style(f"  # {change.source}", "dim")]
+    address = change.address
+    if change.previous_key is not None:
+        verb, address = "rename", f"{change.kind}/{change.previous_key} → {change.key}"
+    lines = [style(f"  {sym} {verb} {address}{ident}", sym) + style(f"  # {change.source}", "dim")]
+    if change.action is Action.DELETE and change.patch is not None:
+        lines.append(style(f"      (pruned with a PATCH, as the profile says for {change.kind}; it stays in the API)",
+                           "dim"))
     for fc in change.field_changes:
-        lines.append(style(f"      {_field_line(fc, change.action)}", sym))
+        lines.append(style(f"      {_field_line(fc, change.action, change.sensitive)}", sym))
         for detail in fc.details:
             lines.append(style(f"          {detail}", "dim"))
     for warning in change.warnings:
@@ -70,11 +103,18 @@ def render_summary(plan: Plan) -> str:
     return text
 
 
-def render_text(plan: Plan, *, colour: bool = False) -> str:
-    """The human plan: changed resources with their changed fields, then a summary."""
+def render_text(plan: Plan, *, colour: bool = False, compact: bool = False) -> str:
+    """The human plan: changed resources with their changed fields, then a summary.
+    ``compact``: one line per changed resource instead of the changed fields."""
     style: Styler = (lambda text, key: _colour(text, key)) if colour else _plain
     lines: list[str] = []
     changed = [c for c in plan.changes if c.action is not Action.NOOP]
+    if compact:
+        lines.extend(style(compact_line(c), c.action.symbol) for c in changed)
+        lines.extend(style(compact_line(c), "!") for c in plan.changes if c.action is Action.NOOP and c.warnings)
+        lines.extend(f"Note: {note}" for note in plan.notes)
+        lines.append(render_summary(plan))
+        return "\n".join(lines) + "\n"
     if changed:
         lines.append("declsync will perform the following actions:")
         lines.append("")
@@ -101,4 +141,6 @@ def _colour(text: str, key: str) -> str:
 
 
 def render_json(plan: Plan) -> str:
-    return json.dumps(plan.to_json(), indent=2, ensure_ascii=False, default=str) + "\n"
+    """The plan as JSON (stdout and saved plans alike): sensitive values are masked in
+    the display fields; ``patch`` and ``spec`` keep them, as apply sends and records them."""
+    return json.dumps(mask_plan(plan).to_json(), indent=2, ensure_ascii=False, default=str) + "\n"

@@ -7,6 +7,9 @@ default backend is one JSON file::
     {"format_version": 1, "serial": 7, "lineage": "<uuid>",
      "resources": [{"kind", "key", "id", "spec", "updated_at", "applied_at", "source"}, ...]}
 
+An entry may also carry ``"prevent_destroy": true`` (the manifest's
+``lifecycle.preventDestroy`` when last applied); absent means false.
+
 ``resources`` is sorted by kind and key so that the file diffs well in version
 control. ``serial`` grows by one per save; ``lineage`` identifies one state's
 history (a saved plan made against another state file is refused). A state that
@@ -26,6 +29,7 @@ import json
 import os
 import socket
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -40,6 +44,8 @@ __all__ = ["FORMAT_VERSION", "LockedState", "State", "StateEntry", "StateStore"]
 
 FORMAT_VERSION = 1
 DEFAULT_PATH = Path(".declsync") / "state.json"
+# How long a lock file without its holder's info is given to get it (it is written right after creation).
+LOCK_INFO_WAIT = 1.0
 _FIX = "restore it from a backup or version control, or move it aside to start empty " \
        "(the next plan re-adopts existing resources by key)"
 
@@ -58,9 +64,11 @@ class StateEntry:
     applied_at: str | None = None
     # "file:line" of the manifest that declared it.
     source: str | None = None
+    # The manifest's lifecycle.preventDestroy when last applied: prune refuses to delete it.
+    prevent_destroy: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "kind": self.kind,
             "key": self.key,
             "id": self.id,
@@ -69,6 +77,10 @@ class StateEntry:
             "applied_at": self.applied_at,
             "source": self.source,
         }
+        # Written only when set, so that state files without protection stay as they were.
+        if self.prevent_destroy:
+            out["prevent_destroy"] = True
+        return out
 
 
 def _entry_from_json(raw: Any, where: str) -> StateEntry:
@@ -86,7 +98,10 @@ def _entry_from_json(raw: Any, where: str) -> StateEntry:
         if value is not None and not isinstance(value, str):
             raise StateError(f"{where}: entry {raw['kind']}/{raw['key']} has a non-string {name!r}; {_FIX}")
         optional[name] = value
-    return StateEntry(kind=raw["kind"], key=raw["key"], id=raw["id"], spec=spec, **optional)
+    protect = raw.get("prevent_destroy", False)
+    if not isinstance(protect, bool):
+        raise StateError(f"{where}: entry {raw['kind']}/{raw['key']} has a non-boolean 'prevent_destroy'; {_FIX}")
+    return StateEntry(kind=raw["kind"], key=raw["key"], id=raw["id"], spec=spec, prevent_destroy=protect, **optional)
 
 
 @dataclass
@@ -341,6 +356,12 @@ class StateStore:
 
     def _held_error(self) -> StateLockError:
         info = self._lock_info()
+        # Two applies started together: the holder may not have written its info yet
+        # (create, flock, then write). Give it a moment before calling the lock damaged.
+        deadline = time.monotonic() + LOCK_INFO_WAIT
+        while not info.get("id") and time.monotonic() < deadline and self.lock_path.exists():
+            time.sleep(0.01)
+            info = self._lock_info()
         if not info.get("id"):
             return StateLockError(
                 f"state {self.path} is locked ({self.lock_path} exists but is being written or is damaged); "

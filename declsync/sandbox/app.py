@@ -18,7 +18,7 @@ import binascii
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 from urllib.parse import parse_qs, unquote, unquote_to_bytes
 
@@ -80,7 +80,7 @@ class SandboxApp:
         self.service = ResourceService(self.profile, self.store)
         self.tokens = TokenIssuer(self.config.token, self.config.clients, self.config.token_ttl)
         self.limiter = RateLimiter(self.config.rate_limit) if self.config.rate_limit else None
-        self.faults = Faults(self.config.fail_rate, self.config.seed)
+        self.faults = Faults(self.config.fail_rate, self.config.seed, self.config.drop_rate)
         self.stats = Stats()
         self.latency = self.config.latency
         self._kinds: dict[str, KindSpec] = {k.path: k for k in self.profile.kinds.values()}
@@ -96,11 +96,19 @@ class SandboxApp:
         if parts and parts[0] == "v1":
             await self._api(request, parts[1:], send)
             return
-        try:
-            reply = await self._other(request, parts)
-        except _BadInput as bad:
-            reply = bad.reply
+        reply = await self._guarded(self._other(request, parts), request)
         await self._send(reply, request, send)
+
+    @staticmethod
+    async def _guarded(handler: Coroutine[Any, Any, Reply], request: Request) -> Reply:
+        """The handler's reply; bad input its 4xx; a bug a JSON 500 (traceback logged)."""
+        try:
+            return await handler
+        except _BadInput as bad:
+            return bad.reply
+        except Exception:
+            log.exception("sandbox handler failed on %s %s", request.method, request.url.path)
+            return error(500, "internal_server_error", "Unexpected sandbox error")
 
     # ------------------------------------------------------------------ /v1
 
@@ -114,26 +122,18 @@ class SandboxApp:
         verdict = self.limiter.check() if self.limiter else None
         if verdict is not None:
             extra.update(verdict.headers())
-        failure = None if verdict is not None and not verdict.allowed else self.faults.take_failure()
         if verdict is not None and not verdict.allowed:
             reply = error(
                 429, "rate_limit_exceeded",
                 f"At most {verdict.limit} requests a minute; retry in {verdict.retry_after} s",
                 {"Retry-After": str(verdict.retry_after)},
             )
-        elif failure is not None:
+        elif (failure := self.faults.take_failure()) is not None:
             reply = _injected(failure)
         elif not self._authorized(request):
             reply = error(401, "unauthorized", "A valid bearer token is required (Authorization: Bearer …)")
         else:
-            try:
-                reply = await self._route(request, parts)
-            except _BadInput as bad:
-                reply = bad.reply
-            except Exception:
-                # A bug, not bad input: answer like a server would and keep the traceback.
-                log.exception("sandbox handler failed on %s %s", method, request.url.path)
-                reply = error(500, "internal_server_error", "Unexpected sandbox error")
+            reply = await self._guarded(self._route(request, parts), request)
         if reply.wrote:
             self.stats.write()
         is_write = method in ("PATCH", "DELETE") or (method == "POST" and len(parts) == 1)

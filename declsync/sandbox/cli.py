@@ -83,7 +83,9 @@ def _profile(path: str | None) -> Profile:
 @click.option("--rate-limit", metavar="N/min", help="Allow N requests a minute (429 beyond).")
 @click.option("--latency", metavar="DURATION", help="Delay every API request, e.g. 20ms.")
 @click.option("--fail-rate", type=float, default=0.0, help="Fraction (0..1) of API requests failing with 500/503.")
-@click.option("--seed", "rng_seed", type=int, help="Random seed for --fail-rate.")
+@click.option("--drop-rate", type=float, default=0.0,
+              help="Fraction (0..1) of committed writes whose answer is lost (connection dropped).")
+@click.option("--seed", "rng_seed", type=int, help="Random seed for --fail-rate and --drop-rate.")
 @click.option("--profile", "profile_path", type=click.Path(dir_okay=False),
               help="Resource profile file (default: the bundled MVMNT profile).")
 @click.pass_context
@@ -98,6 +100,7 @@ def sandbox_group(
     rate_limit: str | None,
     latency: str | None,
     fail_rate: float,
+    drop_rate: float,
     rng_seed: int | None,
     profile_path: str | None,
 ) -> None:
@@ -113,6 +116,7 @@ def sandbox_group(
         rate_limit=parse_rate_limit(rate_limit) if rate_limit else None,
         latency=parse_duration(latency) if latency else 0.0,
         fail_rate=fail_rate,
+        drop_rate=drop_rate,
         seed=rng_seed,
     )
     auth = "token" if config.auth_enabled else "no auth"

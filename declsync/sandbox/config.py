@@ -19,8 +19,8 @@ class SandboxConfig:
 
     With neither ``token`` nor ``clients`` the server is open (no auth), which is
     what the embedded loopback sandbox uses. ``latency``, ``fail_rate`` and
-    ``rate_limit`` shape every ``/v1`` request; ``seed`` makes ``fail_rate``
-    reproducible.
+    ``rate_limit`` shape every ``/v1`` request; ``drop_rate`` loses the answer of
+    committed writes; ``seed`` makes ``fail_rate`` and ``drop_rate`` reproducible.
     """
 
     db_path: str = ":memory:"
@@ -32,10 +32,14 @@ class SandboxConfig:
     latency: float = 0.0
     fail_rate: float = 0.0
     seed: int | None = None
+    # Fraction of committed writes whose answer is lost (the connection drops mid-answer).
+    drop_rate: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fail_rate <= 1.0:
             raise ConfigError(f"fail_rate must be between 0 and 1, got {self.fail_rate}")
+        if not 0.0 <= self.drop_rate <= 1.0:
+            raise ConfigError(f"drop_rate must be between 0 and 1, got {self.drop_rate}")
         if self.latency < 0:
             raise ConfigError(f"latency must not be negative, got {self.latency}")
         if self.rate_limit is not None and self.rate_limit < 1:

@@ -88,16 +88,21 @@ class RateVerdict:
 
 
 class RateLimiter:
-    """Fixed one-minute windows aligned to the clock: at most ``limit`` requests each."""
+    """Fixed windows (one minute unless told) aligned to the clock: at most ``limit`` requests each."""
 
     WINDOW = 60
 
-    def __init__(self, limit: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, limit: int, clock: Callable[[], float] = time.time, window: int = WINDOW) -> None:
+        if window < 1:
+            raise ValueError("the rate limit window must be at least 1 second")
         self.limit = limit
+        self.WINDOW = window
         self._clock = clock
         self._window = -1
         self._used = 0
         self._lock = threading.Lock()
+        # Requests refused (429) so far.
+        self.refused = 0
 
     def check(self) -> RateVerdict:
         now = self._clock()
@@ -108,20 +113,27 @@ class RateLimiter:
             allowed = self._used < self.limit
             if allowed:
                 self._used += 1
+            else:
+                self.refused += 1
             remaining = self.limit - self._used
         reset = (window + 1) * self.WINDOW
         return RateVerdict(allowed, self.limit, remaining, reset, max(1, math.ceil(reset - now)))
 
 
 class Faults:
-    """Injected failures: queued statuses, dropped answers after commit, a random fail rate."""
+    """Injected failures: queued statuses, dropped answers after commit, and random
+    ones: ``fail_rate`` of requests fail with 500/503 without running, ``drop_rate``
+    of committed writes lose their answer."""
 
-    def __init__(self, fail_rate: float = 0.0, seed: int | None = None) -> None:
+    def __init__(self, fail_rate: float = 0.0, seed: int | None = None, drop_rate: float = 0.0) -> None:
         self.fail_rate = fail_rate
+        self.drop_rate = drop_rate
         self._rng = random.Random(seed)
         self._statuses: deque[int] = deque()
         self._drops = 0
         self._lock = threading.Lock()
+        # What was injected so far, by status ("500", "503", "429" …) and "drop".
+        self._injected: dict[str, int] = {}
 
     def fail_next(self, count: int, status: int = 503) -> None:
         with self._lock:
@@ -143,19 +155,31 @@ class Faults:
     def take_failure(self) -> int | None:
         """The status this request must fail with, or None to run it."""
         with self._lock:
+            status = None
             if self._statuses:
-                return self._statuses.popleft()
-            if self.fail_rate > 0 and self._rng.random() < self.fail_rate:
-                return self._rng.choice((500, 503))
-        return None
+                status = self._statuses.popleft()
+            elif self.fail_rate > 0 and self._rng.random() < self.fail_rate:
+                status = self._rng.choice((500, 503))
+            if status is not None:
+                self._injected[str(status)] = self._injected.get(str(status), 0) + 1
+            return status
 
     def take_drop(self) -> bool:
         """Whether to lose the answer of the write that just committed."""
         with self._lock:
-            if self._drops > 0:
+            drop = self._drops > 0
+            if drop:
                 self._drops -= 1
-                return True
-        return False
+            else:
+                drop = self.drop_rate > 0 and self._rng.random() < self.drop_rate
+            if drop:
+                self._injected["drop"] = self._injected.get("drop", 0) + 1
+            return drop
+
+    def injected(self) -> dict[str, int]:
+        """How many faults were injected so far: by HTTP status, and ``drop`` for lost answers."""
+        with self._lock:
+            return dict(self._injected)
 
 
 class Stats:

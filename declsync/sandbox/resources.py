@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -217,7 +218,9 @@ def compute(kind: KindSpec, body: Mapping[str, Any]) -> dict[str, Any]:
         elif all(type(v) is int for v in values):
             out[name] = sum(values)
         else:
-            out[name] = float(sum((Decimal(repr(v)) for v in values), Decimal(0)))
+            total = float(sum((Decimal(repr(v)) for v in values), Decimal(0)))
+            # Huge integers mixed with floats can overflow a double; JSON has no Infinity.
+            out[name] = total if math.isfinite(total) else None
     return out
 
 

@@ -9,6 +9,7 @@ with a clear error instead of inside the server thread.
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ import uvicorn
 from declsync.errors import ConfigError
 from declsync.sandbox.app import SandboxApp
 from declsync.sandbox.config import SandboxConfig
+from declsync.sandbox.controls import RateLimiter
 
 __all__ = ["SandboxServer", "sandbox_server", "serve_forever"]
 
@@ -170,6 +172,25 @@ class SandboxServer:
     def clear_faults(self) -> None:
         self.app.faults.clear()
 
+    def set_rate_limit(self, limit: int | None, window: int = 60) -> None:
+        """Allow ``limit`` requests per ``window`` seconds from now on (None: no limit), e.g.
+        a short, tight window to cause a burst of 429s with Retry-After and X-RateLimit-*."""
+        if limit is not None and limit < 1:
+            raise ValueError("limit must be at least 1")
+        self.app.limiter = RateLimiter(limit, window=window) if limit is not None else None
+
+    def faults_injected(self) -> dict[str, int]:
+        """Faults injected since the server started: by HTTP status, and ``drop`` for lost answers."""
+        return self.app.faults.injected()
+
+    def set_fault_rates(self, *, fail_rate: float | None = None, drop_rate: float | None = None) -> None:
+        """Change the random fault rates while serving (e.g. to 0 before checking the results)."""
+        for name, value in (("fail_rate", fail_rate), ("drop_rate", drop_rate)):
+            if value is not None:
+                if not 0.0 <= value <= 1.0:
+                    raise ValueError(f"{name} must be between 0 and 1")
+                setattr(self.app.faults, name, value)
+
     def set_latency(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError("latency must not be negative")
@@ -219,11 +240,17 @@ def serve_forever(
     server = _uvicorn(app)
     if announce is not None:
         announce(_url(host, sock.getsockname()[1]) + "/v1")
+    # uvicorn catches SIGINT/SIGTERM, shuts down gracefully, then re-raises the signal
+    # under the previous handler: make that a no-op for SIGTERM (KeyboardInterrupt for
+    # SIGINT is caught below) so both end here, with the database closed.
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda *_: None) if in_main else None
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:
-        # uvicorn has already shut down gracefully; it re-raises the signal afterwards.
         pass
     finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
         sock.close()
         app.store.close()
