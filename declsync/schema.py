@@ -13,27 +13,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from declsync.profile import KEY_MAX_LENGTH, FieldSpec, KindSpec, Profile
 from declsync.sensitive import field_paths
 
-__all__ = ["SCHEMA_DIALECT", "manifest_schema"]
+__all__ = ["SCHEMA_DIALECT", "SchemaMode", "field_schema", "manifest_schema", "nullable"]
+
+SchemaMode = Literal["read", "write", "manifest"]
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
-def _nullable(schema: dict[str, Any], spec: FieldSpec) -> dict[str, Any]:
-    """Allow null without wrapping (so editors report errors at the field, not "anyOf")."""
-    if not spec.nullable:
-        return schema
-    if isinstance(schema.get("type"), str):
-        return {**schema, "type": [schema["type"], "null"]}
-    if "enum" in schema:
-        return {**schema, "enum": [*schema["enum"], None]}
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` that also admits null, without wrapping where possible (so editors
+    report errors at the field, not at an "anyOf")."""
+    t = schema.get("type")
+    if isinstance(t, str) and "enum" in schema:
+        return {**schema, "type": [t, "null"], "enum": [*schema["enum"], None]}
+    if isinstance(t, str):
+        return {**schema, "type": [t, "null"]}
     if "anyOf" in schema:
         return {**schema, "anyOf": [*schema["anyOf"], {"type": "null"}]}
-    return {"anyOf": [schema, {"type": "null"}]}  # pragma: no cover - every field type is handled above
+    return {"anyOf": [schema, {"type": "null"}]}
 
 
 def _describe(schema: dict[str, Any], spec: FieldSpec) -> dict[str, Any]:
@@ -53,7 +55,32 @@ def _describe(schema: dict[str, Any], spec: FieldSpec) -> dict[str, Any]:
     return schema
 
 
-def _field(spec: FieldSpec, in_array_item: bool = False) -> dict[str, Any]:
+def _reference(spec: FieldSpec, mode: SchemaMode) -> dict[str, Any]:
+    target = spec.kind or "resource"
+    if mode == "read":
+        return {
+            "type": "object",
+            "description": f"Reference to a {target}",
+            "properties": {"id": {"type": ["string", "null"]}, "key": {"type": ["string", "null"]}},
+            "required": ["id", "key"],
+        }
+    one = [
+        {
+            "type": "object",
+            "properties": {member: {"type": "string", "minLength": 1}},
+            "required": [member],
+            "additionalProperties": False,
+        }
+        for member in ("id", "key")
+    ]
+    return {"description": f"a reference to a {target}: {{key: …}} or {{id: …}}", "oneOf": one}
+
+
+def field_schema(spec: FieldSpec, mode: SchemaMode, *, item: bool = False) -> dict[str, Any]:
+    """The JSON Schema of one profile field, for an API response (``read``), a request
+    body (``write``, used by the sandbox's OpenAPI document) or a manifest ``spec``
+    (``manifest``: also ``{$ref: Kind/KEY}`` for id fields, with descriptions).
+    ``item`` marks an array item, whose required fields apply."""
     t = spec.type
     schema: dict[str, Any]
     if t == "string":
@@ -62,7 +89,9 @@ def _field(spec: FieldSpec, in_array_item: bool = False) -> dict[str, Any]:
             schema["maxLength"] = spec.max_length
         if spec.format == "uuid":
             schema["format"] = "uuid"
-        if spec.ref_kind:
+        if spec.ref_kind and mode != "manifest":
+            schema["description"] = f"Id of a {spec.ref_kind}"
+        elif spec.ref_kind:
             marker = {
                 "type": "object",
                 "properties": {"$ref": {"type": "string", "pattern": f"^{re.escape(spec.ref_kind)}/.+"}},
@@ -74,35 +103,35 @@ def _field(spec: FieldSpec, in_array_item: bool = False) -> dict[str, Any]:
     elif t in ("integer", "number", "boolean"):
         schema = {"type": t}
     elif t == "enum":
-        schema = {"enum": list(spec.values)}
+        schema = {"type": "string", "enum": list(spec.values)}
     elif t == "datetime":
         schema = {"type": "string", "format": "date-time",
                   "description": "ISO 8601 with a timezone, e.g. 2025-01-22T14:00:00Z"}
     elif t == "reference":
-        schema = {
-            "type": "object",
-            "properties": {"key": {"type": "string", "minLength": 1}, "id": {"type": "string", "minLength": 1}},
-            "minProperties": 1,
-            "maxProperties": 1,
-            "additionalProperties": False,
-            "description": f"a reference to a {spec.kind}: {{key: …}} or {{id: …}}",
-        }
+        schema = _reference(spec, mode)
     elif t == "object":
-        schema = {"type": "object", "properties": {n: _field(f) for n, f in spec.fields.items()},
-                  "additionalProperties": False}
-        required = [n for n, f in spec.fields.items() if f.required]
-        if in_array_item and required:
-            schema["required"] = required
-    elif t == "array":
+        props = {name: field_schema(sub, mode) for name, sub in spec.fields.items()}
+        schema = {"type": "object", "properties": props}
+        if mode == "read":
+            schema["required"] = list(spec.fields)
+        else:
+            schema["additionalProperties"] = False
+            required = [name for name, sub in spec.fields.items() if sub.required]
+            if item and required:
+                schema["required"] = required
+    else:  # array
         assert spec.items is not None
-        schema = {"type": "array", "items": _field(spec.items, in_array_item=True)}
-    else:  # pragma: no cover - the profile loader refuses other types
-        schema = {}
-    return _nullable(_describe(schema, spec), spec)
+        schema = {"type": "array", "items": field_schema(spec.items, mode, item=True)}
+    if mode == "manifest":
+        schema = _describe(schema, spec)
+    elif spec.has_default and mode == "write":
+        schema["default"] = spec.default
+    # Responses show every field, null when unset: nullable or not, a read value may be null.
+    return nullable(schema) if spec.nullable or mode == "read" else schema
 
 
 def _kind_spec(kind: KindSpec) -> dict[str, Any]:
-    props = {name: _field(f) for name, f in kind.fields.items() if name not in kind.read_only}
+    props = {name: field_schema(f, "manifest") for name, f in kind.fields.items() if name not in kind.read_only}
     return {
         "type": ["object", "null"],
         "title": f"{kind.name} spec",

@@ -9,13 +9,13 @@ so that a schema-driven fuzzer and the server agree on what is valid.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from declsync.profile import KEY_MAX_LENGTH, FieldSpec, KindSpec, Profile
+from declsync.profile import KEY_MAX_LENGTH, KindSpec, Profile
+from declsync.schema import field_schema, nullable
 
 __all__ = ["build_openapi"]
 
-Mode = Literal["read", "write"]
 JSON = "application/json"
 
 
@@ -23,82 +23,13 @@ def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    t = schema.get("type")
-    if isinstance(t, str) and "enum" not in schema:
-        return {**schema, "type": [t, "null"]}
-    if isinstance(t, str):
-        return {**schema, "type": [t, "null"], "enum": [*schema["enum"], None]}
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-def _reference(spec: FieldSpec, mode: Mode) -> dict[str, Any]:
-    target = spec.kind or "resource"
-    if mode == "read":
-        return {
-            "type": "object",
-            "description": f"Reference to a {target}",
-            "properties": {"id": {"type": ["string", "null"]}, "key": {"type": ["string", "null"]}},
-            "required": ["id", "key"],
-        }
-    one = [
-        {
-            "type": "object",
-            "properties": {member: {"type": "string", "minLength": 1}},
-            "required": [member],
-            "additionalProperties": False,
-        }
-        for member in ("id", "key")
-    ]
-    return {"description": f"Reference to a {target}: {{id}} or {{key}}", "oneOf": one}
-
-
-def field_schema(spec: FieldSpec, mode: Mode, *, item: bool = False) -> dict[str, Any]:
-    """The JSON Schema of one field; ``item`` marks an array item (its required fields apply)."""
-    t = spec.type
-    schema: dict[str, Any]
-    if t == "string":
-        schema = {"type": "string"}
-        if spec.max_length is not None:
-            schema["maxLength"] = spec.max_length
-        if spec.format == "uuid":
-            schema["format"] = "uuid"
-        if spec.ref_kind:
-            schema["description"] = f"Id of a {spec.ref_kind}"
-    elif t in ("integer", "number", "boolean"):
-        schema = {"type": t}
-    elif t == "enum":
-        schema = {"type": "string", "enum": list(spec.values)}
-    elif t == "datetime":
-        schema = {"type": "string", "format": "date-time"}
-    elif t == "reference":
-        schema = _reference(spec, mode)
-    elif t == "object":
-        props = {name: field_schema(sub, mode) for name, sub in spec.fields.items()}
-        schema = {"type": "object", "properties": props}
-        if mode == "read":
-            schema["required"] = list(spec.fields)
-        else:
-            schema["additionalProperties"] = False
-            required = [name for name, sub in spec.fields.items() if sub.required]
-            if item and required:
-                schema["required"] = required
-    else:  # array
-        assert spec.items is not None
-        schema = {"type": "array", "items": field_schema(spec.items, mode, item=True)}
-    if spec.has_default and mode == "write":
-        schema["default"] = spec.default
-    # Responses show every field, null when unset: nullable or not, a read value may be null.
-    return _nullable(schema) if spec.nullable or mode == "read" else schema
-
-
-def _key_schema(nullable: bool) -> dict[str, Any]:
+def _key_schema(is_nullable: bool) -> dict[str, Any]:
     schema = {"type": "string", "minLength": 1, "maxLength": KEY_MAX_LENGTH, "description": "Client key"}
-    return _nullable(schema) if nullable else schema
+    return nullable(schema) if is_nullable else schema
 
 
 def _body_schema(kind: KindSpec, *, create: bool) -> dict[str, Any]:
-    props: dict[str, Any] = {"key": _key_schema(nullable=True)}
+    props: dict[str, Any] = {"key": _key_schema(is_nullable=True)}
     props.update({name: field_schema(spec, "write") for name, spec in kind.fields.items()})
     schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
     required = [name for name, spec in kind.fields.items() if spec.required]
@@ -111,7 +42,7 @@ def _resource_schema(kind: KindSpec) -> dict[str, Any]:
     props: dict[str, Any] = {
         "id": {"type": "string", "format": "uuid", "readOnly": True},
         "friendlyId": {"type": "string", "readOnly": True},
-        "key": _key_schema(nullable=True),
+        "key": _key_schema(is_nullable=True),
     }
     props.update({name: field_schema(spec, "read") for name, spec in kind.fields.items()})
     props.update({name: {**field_schema(spec, "read"), "readOnly": True} for name, spec in kind.computed.items()})
