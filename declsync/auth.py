@@ -61,10 +61,17 @@ def _is_loopback(host: str) -> bool:
 
 
 def check_url(url: str, *, insecure_http: bool = False, what: str = "API URL") -> None:
-    """Refuse URLs that would expose credentials: plain http beyond loopback, odd schemes."""
+    """Refuse URLs that would expose credentials: plain http beyond loopback, odd schemes,
+    credentials or a query inside the URL (sent as is and logged by HTTP libraries)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"invalid {what} {origin(url)!r}: expected e.g. https://api.mvmnt.io/v1")
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        register_secret(parts.password)
+        raise ConfigError(
+            f"invalid {what} for {origin(url)}: it must not carry user:password@, a ?query or a #fragment; "
+            "give credentials with DECLSYNC_TOKEN or DECLSYNC_CLIENT_ID/DECLSYNC_CLIENT_SECRET"
+        )
     if parts.scheme == "http" and not insecure_http and not _is_loopback(parts.hostname):
         raise ConfigError(
             f"refusing to send credentials over plain http to {origin(url)}; use https or --insecure-http"
@@ -157,7 +164,7 @@ class ClientCredentialsAuth(httpx.Auth):
         payload: Any
         try:
             payload = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
             payload = None
         if response.status_code != 200:
             detail = ""

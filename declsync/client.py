@@ -175,6 +175,11 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot send a {type(value).__name__} as JSON")
 
 
+def _has_id(resource: Mapping[str, Any]) -> bool:
+    ident = resource.get("id")
+    return isinstance(ident, str) and bool(ident)
+
+
 def _snippet(content: bytes, limit: int = 200) -> str:
     text = " ".join(content.decode("utf-8", "replace").split())
     return text[:limit] + ("…" if len(text) > limit else "")
@@ -378,6 +383,8 @@ class ApiClient:
             data = payload.get("data") if isinstance(payload, dict) else None
             if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
                 raise self._unexpected(answer, "no 'data' list of resources")
+            if not all(_has_id(item) for item in data):
+                raise self._unexpected(answer, "a resource without a string 'id'")
             yield from data
             assert isinstance(payload, dict)
             # The public API names the page info 'pageInfo' on some kinds, 'pagination' on others.
@@ -581,7 +588,7 @@ class ApiClient:
     def _decode(self, answer: _Answer) -> Any:
         try:
             return json.loads(answer.content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
             raise self._unexpected(answer, f"not JSON: {_snippet(answer.content, 80)!r}") from None
 
     def _resource(self, answer: _Answer, payload: Any = None) -> dict[str, Any]:
@@ -589,6 +596,9 @@ class ApiClient:
             payload = self._decode(answer)
         if not isinstance(payload, dict):
             raise self._unexpected(answer, "expected a resource object")
+        if not _has_id(payload):
+            # Apply writes by id: a resource without one must stop here, not half-way through apply.
+            raise self._unexpected(answer, "a resource without a string 'id'")
         return payload
 
     @staticmethod
@@ -638,7 +648,7 @@ class ApiClient:
         """``(code, message, details)`` from the flat spec envelope or the guide's nested one."""
         try:
             payload = json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None, _snippet(content), []
         if not isinstance(payload, dict):
             return None, _snippet(content), []

@@ -143,7 +143,8 @@ def format_path(path: tuple[PathPart, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + part
+            # str(): a YAML mapping key may be anything (null, a number, a date) until validated.
+            out += ("." if out else "") + str(part)
     return out
 
 

@@ -187,9 +187,9 @@ def test_iter_all_pages_with_key_filter() -> None:
         body = body_of(request)
         bodies.append(body)
         if body.get("cursor") is None:
-            return httpx.Response(200, json={"data": [{"key": "a"}], "pagination": {"hasNextPage": True,
+            return httpx.Response(200, json={"data": [{"id": "i-a", "key": "a"}], "pagination": {"hasNextPage": True,
                                                                                      "endCursor": "c1"}})
-        return httpx.Response(200, json={"data": [{"key": "b"}], "pagination": {"hasNextPage": False}})
+        return httpx.Response(200, json={"data": [{"id": "i-b", "key": "b"}], "pagination": {"hasNextPage": False}})
 
     with make_client(handler) as client:
         assert [r["key"] for r in client.iter_all(ORDER)] == ["a", "b"]

@@ -28,7 +28,7 @@ LOCKED = re.compile(r"state is locked by apply \(pid (\d+) on host \S+ since \S+
 
 def _race(sandbox: SandboxServer, cwd: Path, variant: int) -> dict[str, float]:
     write_customers(cwd / "manifests", 120, variant=variant)
-    sandbox.set_latency(0.02)
+    sandbox.set_latency(0.03)  # the winner's apply lasts seconds: the loser cannot start after it
     args = ["apply", "--auto-approve", "--api-url", sandbox.base_url, "--parallelism", "2"]
     started = time.monotonic()
     procs = [spawn(args, cwd) for _ in range(2)]

@@ -166,13 +166,14 @@ def _sigint_trials(sandbox: SandboxServer, workdir: Path, trials: int, seed: int
         cwd.mkdir()
         quiet(sandbox)
         sandbox.reset()
-        sandbox.set_latency(0.01)
+        sandbox.set_latency(0.02)
         manifests = bench_generator().write_manifests(ORDERS, cwd / "manifests")
         expected = declared([manifests])
         total = sum(len(keys) for keys in expected.values())
         out = cwd / "out.txt"
         proc, watcher = _apply_child(sandbox, cwd, out)
-        assert watcher.wait_progress(rng.randint(1, total - 20)), watcher.text()
+        # Well before the end: a slow test process must not see the apply finish first.
+        assert watcher.wait_progress(rng.randint(1, total - 120)), watcher.text()
         proc.send_signal(signal.SIGINT)
         try:
             code = proc.wait(timeout=60)
@@ -220,7 +221,7 @@ def test_soak_sigint_20_trials(sandbox: SandboxServer, workdir: Path, figures: d
 def test_sigint_while_planning_stops_without_writing(sandbox: SandboxServer, workdir: Path) -> None:
     """Ctrl-C while the plan is fetched (concurrent key lookups): exit 130, no write, lock released."""
     write_customers(workdir / "manifests", 800)
-    sandbox.set_latency(0.5)
+    sandbox.set_latency(1.0)
     proc = spawn(["apply", "--auto-approve", "--api-url", sandbox.base_url, "--parallelism", "4"], workdir)
     watcher = LineWatcher(proc)
     deadline = time.monotonic() + 30
@@ -231,3 +232,36 @@ def test_sigint_while_planning_stops_without_writing(sandbox: SandboxServer, wor
     assert "Interrupted." in watcher.text() and "Traceback" not in watcher.text()
     assert sandbox.stats()["writes"] == 0
     assert not (workdir / ".declsync" / "state.json.lock").exists()
+
+
+def test_ctrl_c_in_process_first_graceful_then_default(sandbox: SandboxServer, workdir: Path) -> None:
+    """The Applier's own handling, without a child process: Ctrl-C after the 10th write."""
+    from declsync.apply import Applier
+    from declsync.client import ApiClient
+    from declsync.manifest import load_manifests
+    from declsync.pipeline import build_plan
+    from declsync.state import StateStore
+
+    from .conftest import PROFILE
+
+    resources = load_manifests([write_customers(workdir / "manifests", 80)], PROFILE)
+    sandbox.set_latency(0.01)
+    seen: list[str] = []
+
+    def progress(outcome: Any) -> None:
+        seen.append(outcome.status)
+        if len(seen) == 10:
+            signal.raise_signal(signal.SIGINT)  # as if typed on the terminal
+
+    store = StateStore(workdir / "state.json")
+    with ApiClient(sandbox.base_url, parallelism=4) as client, store.locked() as locked:
+        plan = build_plan(client, resources, PROFILE, locked.state)
+        result = Applier(client, PROFILE, locked, parallelism=4, on_outcome=progress).run(plan)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert result.interrupted and not result.ok
+    applied = result.count("applied")
+    assert 10 <= applied < 80 and applied + result.count("interrupted") == 80
+    assert "Apply interrupted" in result.summary()
+    quiet(sandbox)
+    live = check_server(sandbox, declared([workdir / "manifests"]), workdir / "state.json", state_complete=False)
+    assert live.resources == applied == len(store.read()) and not live.state_mismatches

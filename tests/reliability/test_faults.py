@@ -40,7 +40,7 @@ class Chaos:
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        burst = True  # alternate, so that every run sees both
+        burst = False  # alternate, starting with a burst, so that every run sees both
         while not self.stop.wait(self.rng.uniform(0.3, 0.8)):
             burst = not burst
             if not burst:
@@ -50,7 +50,7 @@ class Chaos:
                 self.server.set_latency(0.002)
             else:
                 self.bursts += 1
-                self.server.set_rate_limit(self.rng.randint(3, 20), window=1)
+                self.server.set_rate_limit(self.rng.randint(3, 12), window=1)
                 self.stop.wait(self.rng.uniform(0.5, 1.5))
                 limiter = self.server.app.limiter
                 self.server.set_rate_limit(None)

@@ -137,10 +137,17 @@ def test_random_documents(tmp_path: Path, docs: list[dict[str, Any]]) -> None:
 # --------------------------------------------------------------------------- bombs, in a child process
 
 MEMORY_LIMIT = 1536 * 1024 * 1024  # address space of the child: bounded memory or MemoryError
+# Peak RSS from VmHWM: ru_maxrss would carry over the (large) pytest parent's peak across exec.
 _CHILD = """
-import atexit, resource, runpy, sys
+import atexit, re, resource, runpy, sys
 resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
-atexit.register(lambda: sys.stderr.write("\\nMAXRSS_KB=%d\\n" % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+def peak():
+    try:
+        with open("/proc/self/status") as fh:
+            return int(re.search(r"VmHWM:\\s+(\\d+)", fh.read()).group(1))
+    except (OSError, AttributeError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+atexit.register(lambda: sys.stderr.write("\\nMAXRSS_KB=%d\\n" % peak()))
 sys.argv = ["declsync", *sys.argv[1:]]
 runpy.run_module("declsync", run_name="__main__", alter_sys=True)
 """
@@ -246,7 +253,7 @@ def test_big_but_valid_input_stays_bounded(tmp_path: Path, figures: dict[str, An
 # --------------------------------------------------------------------------- the CLI on fuzzed input
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=max(25, EXAMPLES // 6), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=yaml_soup)
 def test_cli_validate_and_plan_on_garbage(tmp_path: Path, sandbox: SandboxServer, text: str) -> None:
     directory = _write(tmp_path, "m.yaml", text)
