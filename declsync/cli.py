@@ -7,6 +7,7 @@ Exit codes follow Terraform: 0 success (or no changes), 1 error, 2 changes prese
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -142,6 +143,9 @@ def _plan_resources(
 ) -> Plan:
     """Select, fetch (with progress on a terminal) and plan."""
     selected, left_out, notes = select(resources, selection, profile)
+    prune = extra.get("prune")
+    if selection.active and isinstance(prune, PruneOptions):
+        extra["prune"] = dataclasses.replace(prune, scope=selection.matches_address)
     total = sum(len(keys) for keys in lookup_set(selected, profile).values())
     with make_progress().task("Fetching live state", total) as tick:
         return build_plan(client, selected, profile, state, target=target, notes=notes, progress=tick,

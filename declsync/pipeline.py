@@ -63,6 +63,9 @@ def build_plan(
     """
     live = fetch_live(client, resources, profile, progress)
     kept = {(r.kind, k) for r in (*resources, *excluded) for k in (r.key, *r.previous_keys)}
+    if prune is not None and prune.scope is not None:
+        scope = prune.scope
+        kept |= {(e.kind, e.key) for e in state.entries() if not scope(e.kind, e.key)}
     if prune is not None and prune.enabled:
         _fetch_pruned(client, undeclared(state.entries(), kept), profile, live)
     if excluded:

@@ -21,7 +21,7 @@ a declared resource still refers to. A plan that would delete more than
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,9 @@ class PruneOptions:
     enabled: bool = False
     allow_mass_delete: bool = False
     max_delete_fraction: float = DEFAULT_MAX_DELETE_FRACTION
+    # With --target/--exclude/--kind: only state entries this accepts (kind, key) may be
+    # pruned, so a restricted plan never deletes outside what it was restricted to.
+    scope: Callable[[str, str], bool] | None = None
 
 
 @dataclass

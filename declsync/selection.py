@@ -42,8 +42,11 @@ class Selection:
         return "/".join(used)
 
     def matches(self, res: Resource) -> bool:
-        address = res.address
-        if self.kinds and res.kind not in self.kinds:
+        return self.matches_address(res.kind, res.key)
+
+    def matches_address(self, kind: str, key: str) -> bool:
+        address = f"{kind}/{key}"
+        if self.kinds and kind not in self.kinds:
             return False
         if self.targets and not any(fnmatchcase(address, _normalise(p)) for p in self.targets):
             return False

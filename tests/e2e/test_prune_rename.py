@@ -192,3 +192,17 @@ def test_saved_plan_with_a_delete_is_checked_before_applying(sandbox, workdir: P
     applied = run(["apply", "p.json", "--auto-approve", *url(sandbox)])
     assert applied.code == 0 and "1 deleted" in applied.out, applied.all
     assert get(sandbox, "shipments", "SHP-ERP-1001") is None
+
+
+def test_a_restricted_plan_prunes_only_inside_its_selection(sandbox, workdir: Path) -> None:
+    assert run(["apply", "--auto-approve", *url(sandbox)]).code == 0
+    (workdir / "manifests" / "shipments.yaml").unlink()
+    drop_document(workdir / "manifests" / "orders.yaml", "ERP-ORDER-1002")
+    only_orders = run(["plan", "--prune", "--allow-mass-delete", "--kind", "Order", *url(sandbox)])
+    assert only_orders.code == 0, only_orders.all
+    assert "- delete Order/ERP-ORDER-1002" in only_orders.out
+    assert "delete Shipment/SHP-ERP-1001" not in only_orders.out
+    excluded = run(["plan", "--prune", "--allow-mass-delete", "--exclude", "Shipment/*", *url(sandbox)])
+    assert "delete Shipment/SHP-ERP-1001" not in excluded.out and "- delete Order/ERP-ORDER-1002" in excluded.out
+    everything = run(["plan", "--prune", "--allow-mass-delete", *url(sandbox)])
+    assert "- delete Shipment/SHP-ERP-1001" in everything.out and "- delete Order/ERP-ORDER-1002" in everything.out
