@@ -2,9 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from click.testing import CliRunner
+
+from declsync.cli import main
 from declsync.manifest import Resource
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def all(self) -> str:
+        return self.out + self.err
+
+
+def run(args: Sequence[str], env: dict[str, str] | None = None, input: str | None = None) -> Result:
+    """The CLI in-process, exactly as ``main()`` runs it (exit code mapping included)."""
+    runner = CliRunner()
+    with runner.isolation(input=input, env=env) as streams:
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out = streams[0].getvalue().decode()
+        err = streams[1].getvalue().decode()
+    return Result(code, out, err)
 
 
 def resource(kind: str, key: str, spec: dict[str, Any], file: str = "m.yaml", line: int = 1) -> Resource:

@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
+from helpers import Result as Result
+from helpers import run as run
 
-from declsync.cli import main
 from declsync.sandbox import SandboxConfig, SandboxServer
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def all(self) -> str:
-        return self.out + self.err
 
 
 @pytest.fixture(scope="module")
@@ -52,19 +40,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                 "DECLSYNC_STATE", "DECLSYNC_PROFILE", "DECLSYNC_TOKEN_URL", "NO_COLOR"):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
-
-
-def run(args: list[str], env: dict[str, str] | None = None, input: str | None = None) -> Result:
-    runner = CliRunner()
-    with runner.isolation(input=input, env=env) as streams:
-        try:
-            main(args)
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out = streams[0].getvalue().decode()
-        err = streams[1].getvalue().decode()
-    return Result(code, out, err)
 
 
 def api(sandbox: SandboxServer, token: str | None = None) -> httpx.Client:

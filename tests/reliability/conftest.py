@@ -32,9 +32,9 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
+from helpers import Result as Result
+from helpers import run as run
 
-from declsync.cli import main
 from declsync.manifest import load_manifests
 from declsync.profile import default_profile
 from declsync.sandbox import SandboxServer
@@ -69,31 +69,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 # --------------------------------------------------------------------------- the CLI
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def all(self) -> str:
-        return self.out + self.err
-
-
-def run(args: Sequence[str], env: dict[str, str] | None = None, input: str | None = None) -> Result:
-    """The CLI in-process, exactly as ``main()`` runs it (exit code mapping included)."""
-    runner = CliRunner()
-    with runner.isolation(input=input, env=env) as streams:
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out = streams[0].getvalue().decode()
-        err = streams[1].getvalue().decode()
-    return Result(code, out, err)
 
 
 def child_env(**extra: str) -> dict[str, str]:
