@@ -146,10 +146,12 @@ def _plan_resources(
     prune = extra.get("prune")
     if selection.active and isinstance(prune, PruneOptions):
         extra["prune"] = dataclasses.replace(prune, scope=selection.matches_address)
-    total = sum(len(keys) for keys in lookup_set(selected, profile).values())
+    # Computed once: its size is the progress total, and build_plan fetches exactly these keys.
+    lookups = lookup_set(selected, profile)
+    total = sum(len(keys) for keys in lookups.values())
     with make_progress().task("Fetching live state", total) as tick:
         return build_plan(client, selected, profile, state, target=target, notes=notes, progress=tick,
-                          excluded=left_out, **extra)
+                          excluded=left_out, lookups=lookups, **extra)
 
 
 def _settings(kw: dict[str, Any]) -> Settings:

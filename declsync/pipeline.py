@@ -30,10 +30,12 @@ class _Fetcher(Protocol):
 def fetch_live(
     client: _Fetcher, resources: Sequence[Resource], profile: Profile,
     progress: Callable[[int], None] | None = None,
+    lookups: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[ResourceKey, dict[str, Any]]:
-    """Live resources by (kind, key) for every declared or referenced key."""
+    """Live resources by (kind, key) for every declared or referenced key
+    (``lookups``: ``lookup_set(resources, profile)`` when the caller already has it)."""
     live: dict[ResourceKey, dict[str, Any]] = {}
-    for kind_name, keys in lookup_set(resources, profile).items():
+    for kind_name, keys in (lookups if lookups is not None else lookup_set(resources, profile)).items():
         found = client.fetch_by_keys(profile.kinds[kind_name], keys)
         for key, resource in found.items():
             live[(kind_name, key)] = resource
@@ -53,6 +55,7 @@ def build_plan(
     progress: Callable[[int], None] | None = None,
     excluded: Sequence[Resource] = (),
     prune: PruneOptions | None = None,
+    lookups: Mapping[str, Sequence[str]] | None = None,
 ) -> Plan:
     """Fetch live state, read last-applied specs and plan every resource.
 
@@ -61,7 +64,7 @@ def build_plan(
     ``prune``: with ``enabled``, state entries no manifest declares are fetched too
     and planned as deletes (see ``declsync.prune``).
     """
-    live = fetch_live(client, resources, profile, progress)
+    live = fetch_live(client, resources, profile, progress, lookups)
     kept = {(r.kind, k) for r in (*resources, *excluded) for k in (r.key, *r.previous_keys)}
     if prune is not None and prune.scope is not None:
         scope = prune.scope
