@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -97,21 +98,24 @@ class Scenario:
 
     def close(self) -> None:
         self.server.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> Scenario:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def scenario_plan(n: int, args: argparse.Namespace) -> list[Measurement]:
-    sc = Scenario(args.latency, args.parallelism)
-    try:
+    with Scenario(args.latency, args.parallelism) as sc:
         sc.seed(n)
         sc.change(n, 0.01)
         return [sc.measure("plan, 1% changed", n, _declsync("plan", "manifests"))]
-    finally:
-        sc.close()
 
 
 def scenario_vs_baseline(n: int, args: argparse.Namespace) -> list[Measurement]:
-    sc = Scenario(args.latency, args.parallelism)
-    try:
+    with Scenario(args.latency, args.parallelism) as sc:
         sc.seed(n)
         sc.change(n, 0.01)
         ours = sc.measure("declsync plan", n, _declsync("plan", "manifests"))
@@ -120,30 +124,22 @@ def scenario_vs_baseline(n: int, args: argparse.Namespace) -> list[Measurement]:
         ratio = base.wall_s / ours.wall_s if ours.wall_s else float("inf")
         ours.note = f"{ratio:.1f}x faster than baseline"
         return [ours, base]
-    finally:
-        sc.close()
 
 
 def scenario_apply(n: int, args: argparse.Namespace) -> list[Measurement]:
-    sc = Scenario(args.latency, args.parallelism)
-    try:
+    with Scenario(args.latency, args.parallelism) as sc:
         sc.seed(n)
         sc.change(n, 1.0)
         m = sc.measure("apply updates", n, _declsync("apply", "--auto-approve", "--parallelism",
                                                       str(args.parallelism), "manifests"))
         m.note = f"{n / m.wall_s:.0f} updates/s (process wall time, incl. start-up and plan)"
         return [m]
-    finally:
-        sc.close()
 
 
 def scenario_nochange(n: int, args: argparse.Namespace) -> list[Measurement]:
-    sc = Scenario(args.latency, args.parallelism)
-    try:
+    with Scenario(args.latency, args.parallelism) as sc:
         sc.seed(n)
         return [sc.measure("plan, no changes", n, _declsync("plan", "--detailed-exitcode", "manifests"))]
-    finally:
-        sc.close()
 
 
 SCENARIOS: dict[str, tuple[Callable[[int, argparse.Namespace], list[Measurement]], list[int], list[int]]] = {
