@@ -20,11 +20,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from declsync.errors import ApiError, ConflictError, StalePlanError
-from declsync.normalize import values_equal
+from declsync.normalize import utc_now, values_equal
 from declsync.plan import Action, Change, Plan
 from declsync.profile import Profile
 from declsync.refs import has_ref_marker, substitute_refs, topological_levels
@@ -91,10 +90,6 @@ class ApplyResult:
         return text + "."
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 class Applier:
     """Runs one plan against one client, recording confirmed writes in the state."""
 
@@ -143,7 +138,7 @@ class Applier:
                 id=ident,
                 spec=spec,
                 updated_at=updated if isinstance(updated, str) else change.observed_updated_at,
-                applied_at=_now(),
+                applied_at=utc_now(),
                 source=change.source,
                 prevent_destroy=change.prevent_destroy,
             )

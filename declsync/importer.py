@@ -17,13 +17,13 @@ import hashlib
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import yaml
 
 from declsync.errors import ConfigError
+from declsync.normalize import utc_now
 from declsync.profile import FieldSpec, KindSpec, Profile, validate_body
 from declsync.state import State, StateEntry
 
@@ -200,7 +200,7 @@ def _flowify(value: Any, spec: FieldSpec | None) -> Any:
 
 def render_file(items: Sequence[Imported], kind: KindSpec, target: str) -> tuple[str, list[int]]:
     """The YAML text of one manifest file and the line where each document starts."""
-    stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    stamp = utc_now()
     lines = [f"# Imported by `declsync import` from {target} at {stamp}.\n"]
     starts: list[int] = []
     line_no = 2
@@ -231,7 +231,7 @@ def write_files(
     """Write every file (refusing to overwrite any unless ``force``) and record each
     resource in ``state`` with its written spec as last-applied."""
     check_overwrite(files, force=force)
-    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    now = utc_now()
     for path, items in files.items():
         text, starts = render_file(items, kind, target)
         path.parent.mkdir(parents=True, exist_ok=True)

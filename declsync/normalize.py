@@ -11,7 +11,12 @@ from typing import Any
 
 from declsync.profile import FieldSpec
 
-__all__ = ["canonical_datetime", "values_equal"]
+__all__ = ["canonical_datetime", "utc_now", "values_equal"]
+
+
+def utc_now() -> str:
+    """Now, to the second, as ``YYYY-MM-DDTHH:MM:SSZ`` (the stamps declsync writes)."""
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def canonical_datetime(value: str) -> str:

@@ -7,11 +7,11 @@ commands do, without click.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from declsync.errors import PlanError, Problem
 from declsync.manifest import Resource
+from declsync.normalize import utc_now
 from declsync.plan import Plan
 from declsync.planner import ResourceKey, lookup_set, make_plan
 from declsync.profile import KindSpec, Profile, format_path
@@ -90,7 +90,7 @@ def build_plan(
         target=target,
         state_lineage=state.lineage,
         state_serial=state.serial,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        created_at=utc_now(),
         notes=notes,
         state_entries=list(state.entries()),
         prune=prune,

@@ -34,11 +34,11 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from declsync.errors import StateError, StateLockError
+from declsync.normalize import utc_now
 
 __all__ = ["FORMAT_VERSION", "LockedState", "State", "StateEntry", "StateStore"]
 
@@ -327,7 +327,7 @@ class StateStore:
                 "pid": os.getpid(),
                 "host": socket.gethostname(),
                 "operation": operation,
-                "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "created_at": utc_now(),
             }
             os.write(fd, json.dumps(info).encode())
             os.fsync(fd)
