@@ -187,11 +187,24 @@ def _too_deep(text: str, limits: Limits) -> tuple[int, str] | None:
                     return line, f"document is nested more than {limits.max_depth} levels deep"
             elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
                 depth -= 1
-    except yaml.YAMLError:
-        return None  # the parse proper reports it, and stops there too
+    except yaml.YAMLError as exc:
+        # Newer libyaml scanners refuse deep flow nesting themselves, before emitting a
+        # single event (they read every '[' ahead looking for a simple key). Report that
+        # in our own terms when the error sits that deep; anything else the parse proper
+        # reports, and stops there too.
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None and _flow_depth(text[: mark.index]) > limits.max_depth:
+            return mark.line + 1, f"document is nested more than {limits.max_depth} levels deep"
+        return None
     finally:
         events.dispose()
     return None
+
+
+def _flow_depth(text: str) -> int:
+    """Open flow brackets at the end of *text* (quotes ignored: only used to word an
+    error the scanner already raised)."""
+    return text.count("[") + text.count("{") - text.count("]") - text.count("}")
 
 
 @dataclass
