@@ -15,7 +15,7 @@ from typing import Any
 from declsync.profile import PathPart, Violation
 from declsync.sandbox.replies import Reply, bad_request, validation_error
 
-__all__ = ["BadInput", "MAX_REPORTED", "parse_object"]
+__all__ = ["MAX_REPORTED", "BadInput", "parse_object", "surrogate_violations"]
 
 # A body full of lone surrogates would otherwise get one detail per string.
 MAX_REPORTED = 100
