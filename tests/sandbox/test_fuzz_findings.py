@@ -136,3 +136,9 @@ def test_a_lone_surrogate_is_refused_not_a_crash(client: httpx.Client, s: str) -
     r = client.post("orders", content=json.dumps({s: 1}).encode(), headers=JSON_TYPE)
     assert r.status_code == 400 and r.json()["details"], r.text
     assert client.get(f"orders/{order_id}").status_code == 200
+
+
+def test_a_surrogate_in_raw_bytes_is_refused_too(client: httpx.Client) -> None:
+    # Python's JSON decoder lets a UTF-8-encoded surrogate (CESU-style bytes) through as well.
+    r = client.post("orders", content=b'{"externalNotes": "\xed\xa0\x80"}', headers=JSON_TYPE)
+    assert details_of(r) == {"externalNotes": "must be valid Unicode: it holds a lone surrogate"}
