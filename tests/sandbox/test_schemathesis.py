@@ -10,9 +10,9 @@ Idempotency-Key, a reference to nothing, a cursor the server never issued).
 
 The CLI runs in a subprocess rather than through ``@schema.parametrize()``: it runs the
 stateful phase too (which found the 412/422 cases), and its exit code is the verdict.
-Generation is deterministic (``--generation-deterministic``, which also means no example database) with a
-fixed number of examples per operation, so CI runs the same cases every time; the server
-is a fresh ``:memory:`` sandbox on loopback.
+Generation is deterministic (``--generation-deterministic``, which also means no example
+database) with a fixed number of examples per operation, so CI runs the same cases every
+time; the server is a fresh sandbox on loopback, its SQLite file in a temp directory.
 """
 
 from __future__ import annotations
