@@ -16,7 +16,6 @@ import asyncio
 import base64
 import binascii
 import hashlib
-import json
 import logging
 from collections.abc import Coroutine, Mapping
 from typing import Any
@@ -27,6 +26,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from declsync.profile import KindSpec, default_profile
+from declsync.sandbox.bodies import BadInput, parse_object
 from declsync.sandbox.config import SandboxConfig
 from declsync.sandbox.controls import Faults, RateLimiter, Stats, TokenIssuer
 from declsync.sandbox.openapi import build_openapi
@@ -41,16 +41,6 @@ log = logging.getLogger("declsync.sandbox")
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_IDEMPOTENCY_KEY = 255
 _LOOKUPS: tuple[Lookup, ...] = ("id", "friendlyId", "key")
-
-
-class _BadInput(Exception):
-    def __init__(self, reply: Reply) -> None:
-        super().__init__(reply.status)
-        self.reply = reply
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def _segments(scope: Scope) -> list[str]:
@@ -104,7 +94,7 @@ class SandboxApp:
         """The handler's reply; bad input its 4xx; a bug a JSON 500 (traceback logged)."""
         try:
             return await handler
-        except _BadInput as bad:
+        except BadInput as bad:
             return bad.reply
         except Exception:
             log.exception("sandbox handler failed on %s %s", request.method, request.url.path)
@@ -157,14 +147,18 @@ class SandboxApp:
             if method == "GET":
                 key = request.query_params.get("key")
                 if key is None:
-                    return bad_request(f"Pass ?key=K, or list with POST /v1/{kind.path}/filter")
+                    return bad_request(f"Pass ?key=K, or list with POST /v1/{kind.path}/filter", "key")
                 return self.service.get_by_key(kind, key)
             if method == "POST":
                 body, raw = await self._json_object(request)
                 return self.service.create(kind, body, self._idempotency(request, raw))
             return self._not_allowed("GET, POST")
         ref = parts[1]
-        if ref == "filter" and method == "POST":
+        if ref == "filter":
+            # The filter path is an operation, never an item: a resource whose key is
+            # "filter" is reached by id, friendlyId or ?key=filter instead.
+            if method != "POST":
+                return self._not_allowed("POST")
             body, _ = await self._json_object(request, empty_ok=True)
             return self.service.filter(kind, body)
         by = self._lookup(request)
@@ -194,7 +188,7 @@ class SandboxApp:
         for how in _LOOKUPS:
             if by == how:
                 return how
-        raise _BadInput(bad_request(f"by must be one of: {', '.join(_LOOKUPS)}"))
+        raise BadInput(bad_request(f"by must be one of: {', '.join(_LOOKUPS)}", "by"))
 
     @staticmethod
     def _idempotency(request: Request, raw: bytes) -> Idempotency | None:
@@ -202,7 +196,7 @@ class SandboxApp:
         if key is None:
             return None
         if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
-            raise _BadInput(bad_request(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters"))
+            raise BadInput(bad_request(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters", "Idempotency-Key"))
         digest = hashlib.sha256()
         raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
         for part in (request.method.encode(), raw_path, request.scope.get("query_string", b"")):
@@ -216,28 +210,19 @@ class SandboxApp:
     async def _read(request: Request) -> bytes:
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            raise _BadInput(error(413, "payload_too_large", f"Bodies are limited to {MAX_BODY_BYTES} bytes"))
+            raise BadInput(error(413, "payload_too_large", f"Bodies are limited to {MAX_BODY_BYTES} bytes"))
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                raise _BadInput(error(413, "payload_too_large", f"Bodies are limited to {MAX_BODY_BYTES} bytes"))
+                raise BadInput(error(413, "payload_too_large", f"Bodies are limited to {MAX_BODY_BYTES} bytes"))
             chunks.append(chunk)
         return b"".join(chunks)
 
     async def _json_object(self, request: Request, *, empty_ok: bool = False) -> tuple[dict[str, Any], bytes]:
         raw = await self._read(request)
-        if not raw.strip() and empty_ok:
-            return {}, raw
-        try:
-            value = json.loads(raw, parse_constant=_no_constants)
-        except (ValueError, RecursionError) as exc:
-            reason = str(exc) if isinstance(exc, json.JSONDecodeError) else "not valid JSON"
-            raise _BadInput(bad_request(f"The request body must be a JSON object: {reason}")) from None
-        if not isinstance(value, dict):
-            raise _BadInput(bad_request("The request body must be a JSON object"))
-        return value, raw
+        return parse_object(raw, empty_ok=empty_ok), raw
 
     # ------------------------------------------------------------------ the rest
 
@@ -301,17 +286,17 @@ class SandboxApp:
     def _set_faults(self, body: Mapping[str, Any]) -> Reply:
         count = body.get("count")
         if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 100_000:
-            return bad_request("count must be an integer from 0 to 100000")
+            return bad_request("count must be an integer from 0 to 100000", "count")
         mode = body.get("mode", "fail")
         if mode == "drop_after_commit":
             self.faults.drop_after_commit(count)
         elif mode == "fail":
             status = body.get("status", 503)
             if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
-                return bad_request("status must be an HTTP error status from 400 to 599")
+                return bad_request("status must be an HTTP error status from 400 to 599", "status")
             self.faults.fail_next(count, status)
         else:
-            return bad_request("mode must be 'fail' (with a status) or 'drop_after_commit'")
+            return bad_request("mode must be 'fail' (with a status) or 'drop_after_commit'", "mode")
         return ok(self.faults.pending())
 
     # ------------------------------------------------------------------ sending

@@ -135,6 +135,11 @@ def _error_response(description: str, schema: str = "Error") -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": _ref(schema)}}}
 
 
+def _invalid(description: str) -> dict[str, Any]:
+    """Every 400 of the API carries ``details``: one entry per field (``""``: the whole body)."""
+    return _error_response(description, "ValidationError")
+
+
 def _common_errors(auth: bool) -> dict[str, Any]:
     out = {
         "429": _error_response("Rate limit exceeded (see Retry-After)"),
@@ -160,12 +165,13 @@ def _kind_paths(kind: KindSpec, auth: bool) -> dict[str, Any]:
     errors = _common_errors(auth)
     resource = {"description": f"The {name}", "content": {JSON: {"schema": _ref(name)}}}
     reused = _error_response("Idempotency-Key reused with a different request")
+    too_large = _error_response("Body larger than 8 MiB")
     collection = {
         "get": {
             "operationId": f"get{name}ByKey",
             "summary": f"Find a {name} by client key",
             "parameters": [{"name": "key", "in": "query", "required": True, "schema": {"type": "string"}}],
-            "responses": {"200": resource, "400": _error_response("Missing key"), "404": _error_response("No such key"), **errors},
+            "responses": {"200": resource, "400": _invalid("Missing key"), "404": _error_response("No such key"), **errors},
         },
         "post": {
             "operationId": f"create{name}",
@@ -174,7 +180,8 @@ def _kind_paths(kind: KindSpec, auth: bool) -> dict[str, Any]:
             "requestBody": {"required": True, "content": {JSON: {"schema": _ref(f"{name}Create")}}},
             "responses": {
                 "201": resource,
-                "400": _error_response("Invalid body", "ValidationError"),
+                "400": _invalid("Invalid body or Idempotency-Key"),
+                "413": too_large,
                 "409": _error_response("Duplicate client key", "Conflict"),
                 "422": reused,
                 **errors,
@@ -193,7 +200,8 @@ def _kind_paths(kind: KindSpec, auth: bool) -> dict[str, Any]:
             "requestBody": {"required": False, "content": {JSON: {"schema": _ref("FilterRequest")}}},
             "responses": {
                 "200": {"description": "One page", "content": {JSON: {"schema": page}}},
-                "400": _error_response("Invalid filter", "ValidationError"),
+                "400": _invalid("Invalid filter"),
+                "413": too_large,
                 **errors,
             },
         }
@@ -210,7 +218,7 @@ def _kind_paths(kind: KindSpec, auth: bool) -> dict[str, Any]:
         "get": {
             "operationId": f"get{name}",
             "summary": f"Get a {name}",
-            "responses": {"200": resource, "400": _error_response("Invalid lookup"), "404": missing, **errors},
+            "responses": {"200": resource, "400": _invalid("Invalid lookup"), "404": missing, **errors},
         },
         "patch": {
             "operationId": f"update{name}",
@@ -219,7 +227,8 @@ def _kind_paths(kind: KindSpec, auth: bool) -> dict[str, Any]:
             "requestBody": {"required": True, "content": {JSON: {"schema": _ref(f"{name}Patch")}}},
             "responses": {
                 "200": resource,
-                "400": _error_response("Invalid body", "ValidationError"),
+                "400": _invalid("Invalid body, lookup or Idempotency-Key"),
+                "413": too_large,
                 "404": missing,
                 "409": _error_response("Duplicate client key", "Conflict"),
                 "412": stale,
@@ -231,7 +240,7 @@ def _kind_paths(kind: KindSpec, auth: bool) -> dict[str, Any]:
             "operationId": f"delete{name}",
             "summary": f"Delete a {name} (soft delete)",
             "parameters": [_IDEMPOTENCY, _IF_MATCH],
-            "responses": {"204": {"description": "Deleted"}, "400": _error_response("Invalid lookup"),
+            "responses": {"204": {"description": "Deleted"}, "400": _invalid("Invalid lookup or Idempotency-Key"),
                           "404": missing, "412": stale, "422": reused, **errors},
         },
     }

@@ -43,8 +43,10 @@ def error(
     return Reply(status, json_bytes({"error": code, "message": message, **extra}), dict(headers or {}))
 
 
-def bad_request(message: str) -> Reply:
-    return error(400, "bad_request", message)
+def bad_request(message: str, field: str = "") -> Reply:
+    """A 400 for malformed input; ``details`` names the field (``""``: the whole body), as on
+    every 400, so that one documented shape (``ValidationError``) covers them all."""
+    return error(400, "bad_request", message, details=[{"field": field, "message": message}])
 
 
 def not_found(message: str) -> Reply:

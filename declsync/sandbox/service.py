@@ -106,6 +106,13 @@ def decode_cursor(cursor: Any) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def _integer(value: Any) -> Any:
+    """``value`` with an integral float (``5.0``) as the int JSON Schema counts it as."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 class ResourceService:
     """Create, read, patch, delete and filter the resources of one profile in one store."""
 
@@ -168,13 +175,14 @@ class ResourceService:
         for name in payload:
             if name not in ("filter", "pageSize", "cursor"):
                 problems.append(Violation((name,), f"unknown field {name!r}; use filter, pageSize and cursor"))
-        size = payload.get("pageSize")
+        size = _integer(payload.get("pageSize"))
         if size is None:
             size = DEFAULT_PAGE_SIZE
         elif isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
             problems.append(Violation(("pageSize",), f"must be an integer from 1 to {MAX_PAGE_SIZE}"))
         after = 0
-        if payload.get("cursor") is not None:
+        # An empty cursor, like null, asks for the first page (the document allows any string).
+        if payload.get("cursor") not in (None, ""):
             decoded = decode_cursor(payload["cursor"])
             if decoded is None:
                 problems.append(Violation(("cursor",), "not a cursor of this API; pass the previous page's endCursor"))
