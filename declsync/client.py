@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import queue
 import random
+import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -39,6 +41,15 @@ import httpx
 from declsync.auth import ClientCredentialsAuth, StaticTokenAuth, check_url, default_token_url, origin
 from declsync.errors import ApiError, AuthError, ConflictError, ConnectError, redact
 from declsync.profile import KindSpec
+from declsync.transport import (
+    ACCEPT_ENCODING,
+    DeadlineExceeded,
+    DeadlineTransport,
+    DecodeError,
+    TooLarge,
+    decode_capped,
+    request_deadline,
+)
 
 __all__ = [
     "ApiClient",
@@ -56,6 +67,13 @@ MAX_WAIT = 120.0
 # X-RateLimit-Limit is per minute: the window assumed when a server sends
 # X-RateLimit-Remaining without X-RateLimit-Reset.
 DEFAULT_WINDOW = 60.0
+# One HTTP exchange, headers and body, however slowly the server trickles it.
+DEFAULT_REQUEST_TIMEOUT = 60.0
+# A keyed lookup of N keys may follow at most N + this many pages: every page but
+# the last should bring a key asked for, so more pages mean the paging never ends.
+EXTRA_LOOKUP_PAGES = 2
+# A listing (import) stops after this many pages in a row without a resource.
+MAX_EMPTY_PAGES = 3
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -64,13 +82,21 @@ R = TypeVar("R")
 # --------------------------------------------------------------------------- throttle
 
 
-def _parse_reset(value: str | None, now: float) -> float | None:
-    """X-RateLimit-Reset as a unix time; small numbers are read as seconds from now."""
+def _number(value: str | None) -> float | None:
+    """A header's finite number; None for anything else ('inf', 'nan', '1e999', text)."""
     if value is None:
         return None
     try:
         number = float(value)
     except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _parse_reset(value: str | None, now: float) -> float | None:
+    """X-RateLimit-Reset as a unix time; small numbers are read as seconds from now."""
+    number = _number(value)
+    if number is None:
         return None
     # The spec says unix timestamp; some servers send seconds-until-reset instead.
     return number if number > 1e9 else now + max(0.0, number)
@@ -80,13 +106,12 @@ def _parse_retry_after(value: str | None, now: float) -> float | None:
     """Retry-After in seconds (delta-seconds or an HTTP date)."""
     if value is None:
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    number = _number(value)
+    if number is not None:
+        return max(0.0, number)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
     return max(0.0, when.timestamp() - now)
 
@@ -112,13 +137,10 @@ class Throttle:
         self._next_slot = 0.0
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        raw = headers.get("x-ratelimit-remaining")
-        if raw is None:
+        number = _number(headers.get("x-ratelimit-remaining"))
+        if number is None:
             return
-        try:
-            remaining = int(float(raw))
-        except ValueError:
-            return
+        remaining = int(number)
         now = self._clock()
         reset = _parse_reset(headers.get("x-ratelimit-reset"), now)
         with self._lock:
@@ -180,6 +202,59 @@ def _has_id(resource: Mapping[str, Any]) -> bool:
     return isinstance(ident, str) and bool(ident)
 
 
+def _text(value: Any) -> str:
+    """A server value for a message: quoted, control and surrogate characters escaped."""
+    return repr(value)
+
+
+_REF_FIELDS = ("id", "friendlyId", "key")
+# Cheap pre-check: a lone surrogate reaches json.loads only as a \\uD8xx-\\uDFxx escape or
+# as its UTF-8-style bytes (json.loads decodes bytes with 'surrogatepass').
+_SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_at(value: Any, path: str) -> str | None:
+    """The JSON path of the first string (or object key) holding a lone surrogate."""
+    pending: list[tuple[Any, str]] = [(value, path)]
+    while pending:
+        item, where = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return where or "the top level"
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                if _SURROGATE.search(k):
+                    return f"a key of {where or 'the top level'}"
+                # Name the resource by its id where there is one.
+                label = f"{where}.{k}" if where else k
+                pending.append((v, label))
+        elif isinstance(item, list):
+            for i, v in enumerate(item):
+                label = f"{where}[{i}]"
+                if isinstance(v, dict) and isinstance(v.get("id"), str) and not _SURROGATE.search(v["id"]):
+                    label += f" (id {v['id']})"
+                pending.append((v, label))
+    return None
+
+
+def _has_more(payload: Mapping[str, Any]) -> bool:
+    info = payload.get("pageInfo", payload.get("pagination"))
+    return isinstance(info, dict) and bool(info.get("hasNextPage"))
+
+
+def _check_unique(kind: KindSpec, key: str, matches: Sequence[Mapping[str, Any]], answer: _Answer) -> None:
+    """Two live resources for one key: refuse rather than guess which one to write."""
+    ids = list(dict.fromkeys(_text(m.get("id")) for m in matches))
+    if len(ids) > 1:
+        raise ApiError(
+            f"{kind.name} {key!r}: {len(ids)} live resources answer for this key ({', '.join(ids)}) on "
+            f"{answer.method} {answer.path}; declsync writes neither. Delete or re-key all but one "
+            "(an API whose lookup also returns deleted resources does this)",
+            status=answer.status,
+        )
+
+
 def _snippet(content: bytes, limit: int = 200) -> str:
     text = " ".join(content.decode("utf-8", "replace").split())
     return text[:limit] + ("…" if len(text) > limit else "")
@@ -209,7 +284,11 @@ class ApiClient:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        deadline: float | None = None,
     ) -> None:
+        """``timeout``: each socket operation; ``request_timeout``: one whole HTTP exchange;
+        ``deadline``: every request of this client, counted from now (None: no limit)."""
         base_url = base_url.rstrip("/")
         check_url(base_url, insecure_http=insecure_http)
         if isinstance(auth, ClientCredentialsAuth):
@@ -221,6 +300,10 @@ class ApiClient:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.max_response_bytes = max_response_bytes
+        self.request_timeout = request_timeout
+        self.deadline = deadline
+        # Monotonic, not the injectable wall clock: a deadline must not move with it.
+        self._deadline_at = None if deadline is None else time.monotonic() + deadline
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
@@ -231,13 +314,15 @@ class ApiClient:
         self._pool: ThreadPoolExecutor | None = None
         self._worker = _WorkerLocal()
         self._auth = auth
+        limits = httpx.Limits(max_connections=self.parallelism, max_keepalive_connections=self.parallelism)
         self._http = httpx.Client(
             auth=auth,
-            transport=transport,
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=self.parallelism, max_keepalive_connections=self.parallelism),
+            transport=transport or DeadlineTransport(limits),
+            timeout=httpx.Timeout(min(timeout, request_timeout)),
+            limits=limits,
             follow_redirects=False,
-            headers={"Accept": "application/json", "User-Agent": user_agent},
+            # Only what decode_capped can inflate under the size cap.
+            headers={"Accept": "application/json", "User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             event_hooks={"request": [self._on_request], "response": [self._on_response]},
         )
 
@@ -301,7 +386,7 @@ class ApiClient:
     def get(self, kind: KindSpec, ref: str) -> dict[str, Any] | None:
         """``GET {path}/{ref}`` (ref: id, friendlyId or key); None when it does not exist."""
         answer = self._call("GET", self._item_url(kind, ref), allow_404=True)
-        return None if answer.status == 404 else self._resource(answer)
+        return None if answer.status == 404 else self._answering(answer, ref)
 
     def get_with_etag(self, kind: KindSpec, ref: str) -> tuple[dict[str, Any] | None, str | None]:
         """``GET {path}/{ref}`` and the answer's ``ETag`` (None when the server sends none), for
@@ -309,25 +394,48 @@ class ApiClient:
         answer = self._call("GET", self._item_url(kind, ref), allow_404=True)
         if answer.status == 404:
             return None, None
-        return self._resource(answer), answer.headers.get("etag")
+        return self._answering(answer, ref), answer.headers.get("etag")
 
     def get_by_key(self, kind: KindSpec, key: str) -> dict[str, Any] | None:
-        """``GET {path}?key=K``; None when no resource has that key."""
+        """``GET {path}?key=K``; None when no resource has that key.
+
+        The answer is checked, never trusted: a resource for another key, two live
+        resources for this one, or a list with unread pages is refused (ApiError)."""
         answer = self._call("GET", self._url(kind), params={"key": key}, allow_404=True)
         if answer.status == 404:
             return None
         payload = self._decode(answer)
         # The guide answers with the resource itself; a list envelope is accepted too.
         if isinstance(payload, dict) and isinstance(payload.get("data"), list):
-            for item in payload["data"]:
-                if isinstance(item, dict) and item.get("key") == key:
-                    return item
-            return None
-        return self._resource(answer, payload)
+            matches = [item for item in payload["data"] if isinstance(item, dict) and item.get("key") == key]
+            if any(not _has_id(item) for item in matches):
+                raise self._unexpected(answer, "a resource without a string 'id'")
+            _check_unique(kind, key, matches, answer)
+            if not matches and _has_more(payload):
+                # The key may be on a page we cannot ask for: "absent" would create a duplicate.
+                raise self._unexpected(
+                    answer, f"{kind.name} {key!r} is not on the first page of a list with more pages "
+                    "(hasNextPage); declsync does not guess it is absent. Enable lookupFilter for this kind")
+            if _has_more(payload):
+                raise self._unexpected(
+                    answer, f"a list with more pages (hasNextPage) for {kind.name} {key!r}; another resource "
+                    "with this key may be on the next page")
+            return matches[0] if matches else None
+        resource = self._resource(answer, payload)
+        if resource.get("key") != key:
+            raise self._unexpected(
+                answer, f"asked for {kind.name} {key!r}, got the resource of key "
+                f"{_text(resource.get('key'))} (id {_text(resource['id'])}); refusing to use it")
+        return resource
 
     def create(self, kind: KindSpec, body: Mapping[str, Any], *, idempotency_key: str) -> dict[str, Any]:
         answer = self._call("POST", self._url(kind), body=body, headers={"Idempotency-Key": idempotency_key})
-        return self._resource(answer)
+        created = self._resource(answer)
+        if "key" in body and created.get("key") != body["key"]:
+            # Recording this id under our key would point the key at another resource.
+            raise self._unexpected(answer, f"created {_text(body['key'])} but the answer is the resource of key "
+                                   f"{_text(created.get('key'))} (id {_text(created['id'])})")
+        return created
 
     def update(
         self,
@@ -342,7 +450,7 @@ class ApiClient:
         if if_match is not None:
             headers["If-Match"] = if_match
         answer = self._call("PATCH", self._item_url(kind, id), body=body, headers=headers)
-        return self._resource(answer)
+        return self._answering(answer, id)
 
     def delete(self, kind: KindSpec, id: str, *, idempotency_key: str) -> None:
         self._call("DELETE", self._item_url(kind, id), headers={"Idempotency-Key": idempotency_key})
@@ -350,7 +458,8 @@ class ApiClient:
     def iter_all(self, kind: KindSpec, *, with_key_only: bool = True) -> Iterator[dict[str, Any]]:
         """Every (non-deleted) resource of a kind, page by page; only keyed ones by default."""
         flt: dict[str, Any] = {"key": {"isNull": False}} if with_key_only else {}
-        yield from self._pages(kind, flt)
+        for _, items in self._pages(kind, flt):
+            yield from items
 
     # ---------------------------------------------------------------- lookups
 
@@ -363,29 +472,42 @@ class ApiClient:
 
     def _filter_keys(self, kind: KindSpec, chunk: Sequence[str]) -> dict[str, dict[str, Any]]:
         wanted = set(chunk)
-        found: dict[str, dict[str, Any]] = {}
-        for item in self._pages(kind, {"key": {"in": list(chunk)}}):
-            key = item.get("key")
-            if isinstance(key, str) and key in wanted:
-                found[key] = item
-        return found
+        found: dict[str, list[dict[str, Any]]] = {}
+        # Every page but the last should bring a key asked for: N keys take at most N pages.
+        limit = len(chunk) + EXTRA_LOOKUP_PAGES
+        pages = self._pages(kind, {"key": {"in": list(chunk)}}, max_pages=limit)
+        for answer, items in pages:
+            for item in items:
+                key = item.get("key")
+                if isinstance(key, str) and key in wanted:
+                    same = found.setdefault(key, [])
+                    if all(other["id"] != item["id"] for other in same):
+                        same.append(item)
+                        _check_unique(kind, key, same, answer)
+        return {key: items[0] for key, items in found.items()}
 
-    def _pages(self, kind: KindSpec, flt: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    def _pages(
+        self, kind: KindSpec, flt: Mapping[str, Any], *, max_pages: int | None = None
+    ) -> Iterator[tuple[_Answer, list[dict[str, Any]]]]:
+        """``(answer, resources)`` page by page. Bounded: a repeated cursor, more than
+        ``max_pages`` pages, or ``MAX_EMPTY_PAGES`` empty pages in a row is refused."""
         url = f"{self._url(kind)}/filter"
         cursor: str | None = None
         seen: set[str] = set()
+        pages = empty = 0
         while True:
             body: dict[str, Any] = {"filter": flt, "pageSize": kind.page_size}
             if cursor is not None:
                 body["cursor"] = cursor
             answer = self._call("POST", url, body=body)
+            pages += 1
             payload = self._decode(answer)
             data = payload.get("data") if isinstance(payload, dict) else None
             if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
                 raise self._unexpected(answer, "no 'data' list of resources")
             if not all(_has_id(item) for item in data):
                 raise self._unexpected(answer, "a resource without a string 'id'")
-            yield from data
+            yield answer, data
             assert isinstance(payload, dict)
             # The public API names the page info 'pageInfo' on some kinds, 'pagination' on others.
             info = payload.get("pageInfo", payload.get("pagination"))
@@ -401,6 +523,13 @@ class ApiClient:
             if cursor in seen:
                 raise self._unexpected(answer, "the page cursor repeats; paging would never end")
             seen.add(cursor)
+            empty = 0 if data else empty + 1
+            if empty >= MAX_EMPTY_PAGES:
+                raise self._unexpected(answer, f"{empty} empty pages in a row that still have a next page; "
+                                       "paging would never end")
+            if max_pages is not None and pages >= max_pages:
+                raise self._unexpected(answer, f"still a next page after {pages} pages for {max_pages - EXTRA_LOOKUP_PAGES} "
+                                       "keys (pages of other keys?); paging would never end")
 
     def _map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """``[fn(x) for x in items]`` on the pool; the first failure cancels the rest and is raised."""
@@ -466,21 +595,25 @@ class ApiClient:
         attempt = 0
         while True:
             delay = self.throttle.reserve()
+            self._check_deadline(method, path, delay)
             if delay > 0:
                 self._sleep(delay)
             attempt += 1
             try:
                 answer = self._send_once(method, url, path, content, all_headers, params)
+            except DeadlineExceeded:
+                # Not retried: a server this slow gets no second request-timeout of our time.
+                raise self._deadline_error(method, path) from None
             except httpx.TransportError as exc:
                 if self._is_tls(exc) or attempt > self.max_retries:
                     raise self._transport_error(method, path, exc, attempt) from exc
-                self._sleep(self._backoff(attempt))
+                self._backoff_sleep(method, path, attempt)
                 continue
             except ApiError as exc:
                 # Raised by an auth flow (token endpoint); retry only what it marked transient.
                 if not exc.retryable or attempt > self.max_retries:
                     raise
-                self._sleep(self._backoff(attempt))
+                self._backoff_sleep(method, path, attempt)
                 continue
             if answer.status in RETRY_STATUSES and attempt <= self.max_retries:
                 wait_for = self._backoff(attempt)
@@ -489,6 +622,7 @@ class ApiClient:
                     # Everyone waits, not just this thread: the budget is shared.
                     self.throttle.pause(wait_for)
                 else:
+                    self._check_deadline(method, path, wait_for)
                     self._sleep(wait_for)
                 continue
             if 200 <= answer.status < 300 or (allow_404 and answer.status == 404):
@@ -505,34 +639,72 @@ class ApiClient:
         params: Mapping[str, str] | None,
     ) -> _Answer:
         request = self._http.build_request(method, url, content=content, headers=headers, params=params)
+        ends = time.monotonic() + self.request_timeout
+        if self._deadline_at is not None:
+            ends = min(ends, self._deadline_at)
+        # The network backend enforces this on every connect, read and write (headers
+        # included); the check between chunks covers other transports.
+        with request_deadline(ends):
+            try:
+                response = self._http.send(request, stream=True)
+            except httpx.TransportError:
+                raise
+            except httpx.HTTPError as exc:
+                raise ApiError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+            try:
+                body = self._read_body(response, method, path, ends)
+            finally:
+                response.close()
+        return _Answer(method, path, response.status_code, response.headers, body)
+
+    def _read_body(self, response: httpx.Response, method: str, path: str, ends: float) -> bytes:
+        """The decoded body, refused as soon as any Content-Encoding layer passes the size cap."""
+        chunks: list[bytes] = []
+        encodings = response.headers.get_list("content-encoding", split_commas=True)
+        raw: Iterable[bytes] = response.iter_raw()
+        if response.is_stream_consumed:
+            # Built in memory (a test transport): httpx has decoded it already.
+            raw, encodings = [response.content], []
         try:
-            response = self._http.send(request, stream=True)
-        except httpx.TransportError:
-            raise
-        except httpx.HTTPError as exc:
-            raise ApiError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-        try:
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > self.max_response_bytes:
-                    cap = self.max_response_bytes
-                    limit = f"{cap / 1048576:g} MiB" if cap >= 1048576 else f"{cap} bytes"
-                    raise ApiError(
-                        f"unexpected response from API to {method} {path}: larger than {limit}; "
-                        "refusing to read it",
-                        status=response.status_code,
-                    )
+            for chunk in decode_capped(raw, encodings, self.max_response_bytes):
                 chunks.append(chunk)
-        except httpx.DecodingError as exc:
+                if time.monotonic() > ends:
+                    raise DeadlineExceeded
+        except TooLarge:
+            cap = self.max_response_bytes
+            limit = f"{cap / 1048576:g} MiB" if cap >= 1048576 else f"{cap} bytes"
+            raise ApiError(
+                f"unexpected response from API to {method} {path}: larger than {limit}"
+                f"{' (decompressed)' if encodings else ''}; refusing to read it",
+                status=response.status_code,
+            ) from None
+        except DecodeError as exc:
             raise ApiError(
                 f"unexpected response from API to {method} {path}: undecodable body ({exc})",
                 status=response.status_code,
-            ) from exc
-        finally:
-            response.close()
-        return _Answer(method, path, response.status_code, response.headers, b"".join(chunks))
+            ) from None
+        return b"".join(chunks)
+
+    def _check_deadline(self, method: str, path: str, wait: float = 0.0) -> None:
+        """Raise when the command's deadline has passed, or would during a ``wait``."""
+        if self._deadline_at is not None and time.monotonic() + wait >= self._deadline_at:
+            raise self._deadline_error(method, path)
+
+    def _deadline_error(self, method: str, path: str) -> ConnectError:
+        if self._deadline_at is not None and time.monotonic() >= self._deadline_at - 0.05:
+            return ConnectError(
+                f"the command's deadline ({self.deadline:g} s) passed at {method} {path}; "
+                "raise --deadline (DECLSYNC_DEADLINE) for a larger run, or check the API's health"
+            )
+        return ConnectError(
+            f"{self.origin} sent no complete answer to {method} {path} within {self.request_timeout:g} s; "
+            "check the API, or raise --request-timeout (DECLSYNC_REQUEST_TIMEOUT)"
+        )
+
+    def _backoff_sleep(self, method: str, path: str, attempt: int) -> None:
+        wait = self._backoff(attempt)
+        self._check_deadline(method, path, wait)
+        self._sleep(wait)
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter: a uniform draw up to the exponential cap spreads retries of
@@ -587,9 +759,25 @@ class ApiClient:
 
     def _decode(self, answer: _Answer) -> Any:
         try:
-            return json.loads(answer.content)
+            payload = json.loads(answer.content)
         except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
             raise self._unexpected(answer, f"not JSON: {_snippet(answer.content, 80)!r}") from None
+        # JSON may escape a lone surrogate ("\ud800"), which no output can encode: refuse it
+        # here, naming where, instead of crashing later while printing or saving state.
+        if _SURROGATE_HINT.search(answer.content):
+            where = _surrogate_at(payload, "")
+            if where is not None:
+                raise self._unexpected(answer, f"a string that is not valid Unicode (a lone surrogate) at {where}; "
+                                       "fix that value in the API")
+        return payload
+
+    def _answering(self, answer: _Answer, ref: str) -> dict[str, Any]:
+        """The resource of a ``GET {path}/{ref}`` answer, which must be the one asked for."""
+        resource = self._resource(answer)
+        if not any(isinstance(resource.get(f), str | int) and str(resource[f]) == ref for f in _REF_FIELDS):
+            raise self._unexpected(answer, f"asked for {_text(ref)}, got the resource of id {_text(resource['id'])} "
+                                   f"(key {_text(resource.get('key'))}); refusing to use it")
+        return resource
 
     def _resource(self, answer: _Answer, payload: Any = None) -> dict[str, Any]:
         if payload is None:
@@ -663,4 +851,9 @@ class ApiClient:
             for d in (raw_details if isinstance(raw_details, list) else [])
             if isinstance(d, dict)
         ]
-        return (str(code) if isinstance(code, str | int) else None), str(message)[:500], details
+        def clean(text: str) -> str:
+            # A lone surrogate cannot be printed: show it escaped instead of crashing the error path.
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+        details = [{k: clean(v) for k, v in d.items()} for d in details]
+        return (clean(str(code)) if isinstance(code, str | int) else None), clean(str(message)[:500]), details

@@ -274,7 +274,7 @@ def test_retries_503_then_succeeds_with_backoff() -> None:
     handler, _ = sequence(httpx.Response(503), httpx.Response(503), httpx.Response(200, json={"id": "1"}))
     clock = FakeClock()
     with make_client(handler, clock=clock, backoff_base=0.5) as client:
-        assert client.get(ORDER, "x") == {"id": "1"}
+        assert client.get(ORDER, "1") == {"id": "1"}
         assert client.request_count == 3
     assert len(clock.sleeps) == 2
     assert 0 <= clock.sleeps[0] <= 0.5 and 0 <= clock.sleeps[1] <= 1.0
@@ -286,9 +286,9 @@ def test_retries_503_then_succeeds_with_backoff() -> None:
      httpx.ReadError("connection reset"), httpx.ReadTimeout("timed out")],
 )
 def test_write_retried_after_connection_error_reuses_idempotency_key(failure: Exception) -> None:
-    handler, seen = sequence(failure, httpx.Response(201, json={"id": "1"}))
+    handler, seen = sequence(failure, httpx.Response(201, json={"id": "1", "key": "A"}))
     with make_client(handler) as client:
-        assert client.create(ORDER, {"key": "A"}, idempotency_key="idem-xyz") == {"id": "1"}
+        assert client.create(ORDER, {"key": "A"}, idempotency_key="idem-xyz") == {"id": "1", "key": "A"}
     assert len(seen) == 2
     assert [r.headers["Idempotency-Key"] for r in seen] == ["idem-xyz", "idem-xyz"]
     assert seen[0].content == seen[1].content
@@ -313,7 +313,7 @@ def test_429_honours_retry_after_for_all_workers() -> None:
     )
     clock = FakeClock()
     with make_client(handler, clock=clock) as client:
-        assert client.get(ORDER, "x") == {"id": "1"}
+        assert client.get(ORDER, "1") == {"id": "1"}
         assert clock.sleeps == [7.0]
         # The pause is shared: another request right now would wait as well.
         clock.now -= 3
@@ -328,17 +328,17 @@ def test_429_without_retry_after_waits_for_rate_limit_reset() -> None:
         httpx.Response(200, json={"id": "1"}),
     )
     with make_client(handler, clock=clock) as client:
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
     assert sum(clock.sleeps) == pytest.approx(12.0)
 
 
 def test_gives_up_after_max_retries() -> None:
     handler, seen = sequence(httpx.Response(503, json={"error": "unavailable", "message": "maintenance"}))
     with make_client(handler, max_retries=3) as client, pytest.raises(ApiError) as info:
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
     assert len(seen) == 4
     assert info.value.status == 503
-    assert "GET /v1/orders/x: 503 unavailable: maintenance (gave up after 4 attempts)" in str(info.value)
+    assert "GET /v1/orders/1: 503 unavailable: maintenance (gave up after 4 attempts)" in str(info.value)
 
 
 def test_no_retry_on_400() -> None:
@@ -371,14 +371,14 @@ def test_lost_connection_exhausted_is_connect_error() -> None:
 def test_tls_error_is_not_retried_and_says_tls() -> None:
     handler, seen = sequence(httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"))
     with make_client(handler) as client, pytest.raises(ConnectError, match="TLS"):
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
     assert len(seen) == 1
 
 
 def test_real_closed_port_gives_connect_error() -> None:
     with ApiClient("http://127.0.0.1:9/v1", max_retries=0, timeout=2) as client, \
             pytest.raises(ConnectError, match=r"cannot reach http://127\.0\.0\.1:9"):
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
 
 
 # --------------------------------------------------------------------------- error mapping
@@ -493,7 +493,7 @@ def test_bad_filter_answer_is_api_error(payload: Any, what: str) -> None:
 def test_huge_response_is_refused() -> None:
     with make_client(lambda r: httpx.Response(200, content=b" " * 5000), max_response_bytes=1000) as client, \
             pytest.raises(ApiError, match="larger than 1000 bytes"):
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
 
 
 # --------------------------------------------------------------------------- security
@@ -502,10 +502,10 @@ def test_huge_response_is_refused() -> None:
 def test_redirect_is_not_followed() -> None:
     handler, seen = sequence(httpx.Response(302, headers={"Location": "https://evil.example.com/v1/orders"}))
     with make_client(handler, auth=StaticTokenAuth(TOKEN)) as client, pytest.raises(ApiError) as info:
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
     assert len(seen) == 1
     msg = str(info.value)
-    assert "the API redirected GET /v1/orders/x (302) to evil.example.com" in msg
+    assert "the API redirected GET /v1/orders/1 (302) to evil.example.com" in msg
     assert "does not follow redirects" in msg and "fix DECLSYNC_API_URL" in msg
 
 
@@ -576,15 +576,15 @@ def test_client_credentials_caches_token_until_expiry() -> None:
 
     with make_client(api, auth=auth) as client:
         for _ in range(5):
-            client.get(ORDER, "x")
+            client.get(ORDER, "1")
         assert tokens.forms[0] == {"grant_type": "client_credentials", "client_id": "cid",
                                    "client_secret": "s3cret-CLIENT-99"}
         assert len(tokens.issued) == 1
         now[0] = 3600 - 61  # still inside the 60 s margin
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
         assert len(tokens.issued) == 1
         now[0] = 3600 - 59
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
         assert len(tokens.issued) == 2
     assert used[0] == "Bearer access-token-0001" and used[-1] == "Bearer access-token-0002"
 
@@ -602,7 +602,7 @@ def test_client_credentials_refreshes_once_on_401() -> None:
         return httpx.Response(200, json={"id": "1"})
 
     with make_client(api, auth=auth) as client:
-        assert client.get(ORDER, "x") == {"id": "1"}
+        assert client.get(ORDER, "1") == {"id": "1"}
         assert client.request_count == 2
     assert seen == ["Bearer access-token-0001", "Bearer access-token-0002"]
 
@@ -613,7 +613,7 @@ def test_client_credentials_gives_up_after_one_refresh() -> None:
                                  transport=httpx.MockTransport(tokens))
     with make_client(lambda r: httpx.Response(401, json={"error": "unauthorized"}), auth=auth) as client, \
             pytest.raises(AuthError, match=r"authentication failed \(401\)"):
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
     assert len(tokens.issued) == 2
 
 
@@ -622,7 +622,7 @@ def test_client_credentials_token_endpoint_refusal_hides_secret() -> None:
                                  transport=httpx.MockTransport(TokenServer()))
     with make_client(lambda r: httpx.Response(200, json={}), auth=auth) as client, \
             pytest.raises(AuthError) as info:
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
     msg = str(info.value)
     assert "wrong-SECRET-123" not in msg
     assert "token endpoint http://127.0.0.1:8080/oauth2/token refused the client credentials (401" in msg
@@ -642,7 +642,7 @@ def test_client_credentials_token_endpoint_5xx_is_retried() -> None:
     auth = ClientCredentialsAuth("http://127.0.0.1:8080/oauth2/token", "cid", "s3cret-CLIENT-99",
                                  transport=httpx.MockTransport(token_endpoint))
     with make_client(lambda r: httpx.Response(200, json={"id": "1"}), auth=auth) as client:
-        assert client.get(ORDER, "x") == {"id": "1"}
+        assert client.get(ORDER, "1") == {"id": "1"}
     assert calls == 2
 
 
@@ -714,7 +714,7 @@ def test_client_slows_down_before_running_into_429() -> None:
 
     with make_client(handler, clock=clock, parallelism=4) as client:
         for _ in range(25):
-            client.get(ORDER, "x")
+            client.get(ORDER, "1")
     assert 429 not in statuses and len(statuses) == 25
     # 25 requests at 10 per minute need at least two full windows.
     assert clock.now - t0 >= 120
@@ -724,7 +724,7 @@ def test_client_slows_down_before_running_into_429() -> None:
 def test_request_count_counts_every_attempt() -> None:
     handler, _ = sequence(httpx.Response(500), httpx.Response(200, json={"id": "1"}))
     with make_client(handler) as client:
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
         assert client.request_count == 2
 
 
