@@ -69,6 +69,8 @@ MAX_WAIT = 120.0
 DEFAULT_WINDOW = 60.0
 # One HTTP exchange, headers and body, however slowly the server trickles it.
 DEFAULT_REQUEST_TIMEOUT = 60.0
+# All requests of one command (plan, apply after the prompt, import): an hour.
+DEFAULT_DEADLINE = 3600.0
 # A keyed lookup of N keys may follow at most N + this many pages: every page but
 # the last should bring a key asked for, so more pages mean the paging never ends.
 EXTRA_LOOKUP_PAGES = 2
@@ -337,6 +339,11 @@ class ApiClient:
         # The client owns the token endpoint connection of the auth it was given.
         if isinstance(self._auth, ClientCredentialsAuth):
             self._auth.close()
+
+    def restart_deadline(self) -> None:
+        """Count the command's deadline from now (e.g. after the user answered a prompt)."""
+        if self.deadline is not None:
+            self._deadline_at = time.monotonic() + self.deadline
 
     def __enter__(self) -> ApiClient:
         return self
