@@ -608,9 +608,6 @@ class ApiClient:
             attempt += 1
             try:
                 answer = self._send_once(method, url, path, content, all_headers, params)
-            except DeadlineExceeded:
-                # Not retried: a server this slow gets no second request-timeout of our time.
-                raise self._deadline_error(method, path) from None
             except httpx.TransportError as exc:
                 if self._is_tls(exc) or attempt > self.max_retries:
                     raise self._transport_error(method, path, exc, attempt) from exc
@@ -647,21 +644,26 @@ class ApiClient:
     ) -> _Answer:
         request = self._http.build_request(method, url, content=content, headers=headers, params=params)
         ends = time.monotonic() + self.request_timeout
+        by_command = self._deadline_at is not None and self._deadline_at < ends
         if self._deadline_at is not None:
             ends = min(ends, self._deadline_at)
         # The network backend enforces this on every connect, read and write (headers
         # included); the check between chunks covers other transports.
-        with request_deadline(ends):
-            try:
-                response = self._http.send(request, stream=True)
-            except httpx.TransportError:
-                raise
-            except httpx.HTTPError as exc:
-                raise ApiError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-            try:
-                body = self._read_body(response, method, path, ends)
-            finally:
-                response.close()
+        try:
+            with request_deadline(ends):
+                try:
+                    response = self._http.send(request, stream=True)
+                except httpx.TransportError:
+                    raise
+                except httpx.HTTPError as exc:
+                    raise ApiError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+                try:
+                    body = self._read_body(response, method, path, ends)
+                finally:
+                    response.close()
+        except DeadlineExceeded:
+            # Not retried: a server this slow gets no second request-timeout of our time.
+            raise self._deadline_error(method, path, by_command) from None
         return _Answer(method, path, response.status_code, response.headers, body)
 
     def _read_body(self, response: httpx.Response, method: str, path: str, ends: float) -> bytes:
@@ -695,10 +697,10 @@ class ApiClient:
     def _check_deadline(self, method: str, path: str, wait: float = 0.0) -> None:
         """Raise when the command's deadline has passed, or would during a ``wait``."""
         if self._deadline_at is not None and time.monotonic() + wait >= self._deadline_at:
-            raise self._deadline_error(method, path)
+            raise self._deadline_error(method, path, by_command=True)
 
-    def _deadline_error(self, method: str, path: str) -> ConnectError:
-        if self._deadline_at is not None and time.monotonic() >= self._deadline_at - 0.05:
+    def _deadline_error(self, method: str, path: str, by_command: bool) -> ConnectError:
+        if by_command:
             return ConnectError(
                 f"the command's deadline ({self.deadline:g} s) passed at {method} {path}; "
                 "raise --deadline (DECLSYNC_DEADLINE) for a larger run, or check the API's health"
