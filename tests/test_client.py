@@ -735,3 +735,66 @@ def test_kindspec_page_size_controls_chunks() -> None:
         client.fetch_by_keys(small, [f"K{i}" for i in range(95)])
     assert len(server.requests) == 10
     assert all(len(body_of(r)["filter"]["key"]["in"]) <= 10 for r in server.requests)
+
+
+# --------------------------------------------------------------------------- answers are checked (issue 10)
+
+
+def test_get_by_key_refuses_an_answer_for_another_key() -> None:
+    with make_client(lambda r: httpx.Response(200, json={"id": "2", "key": "B"})) as client, \
+            pytest.raises(ApiError, match="asked for Order 'A', got the resource of key 'B'"):
+        client.get_by_key(ORDER_GET, "A")
+
+
+def test_get_and_update_refuse_an_answer_for_another_resource() -> None:
+    with make_client(lambda r: httpx.Response(200, json={"id": "2", "key": "B", "friendlyId": "O-2"})) as client:
+        for ref in ("2", "B", "O-2"):
+            assert client.get(ORDER, ref) is not None
+        with pytest.raises(ApiError, match="asked for '1', got the resource of id '2'"):
+            client.get(ORDER, "1")
+        with pytest.raises(ApiError, match="asked for '1'"):
+            client.update(ORDER, "1", {}, idempotency_key="i")
+        with pytest.raises(ApiError, match="created 'A' but the answer is the resource of key 'B'"):
+            client.create(ORDER, {"key": "A"}, idempotency_key="i")
+
+
+def test_two_resources_for_one_key_are_refused_across_pages() -> None:
+    pages = [
+        {"data": [{"id": "1", "key": "A"}], "pageInfo": {"hasNextPage": True, "endCursor": "c1"}},
+        {"data": [{"id": "1", "key": "A"}, {"id": "9", "key": "A"}], "pageInfo": {"hasNextPage": False}},
+    ]
+    handler, _ = sequence(*[httpx.Response(200, json=p) for p in pages])
+    with make_client(handler) as client, pytest.raises(ApiError, match=r"Order 'A': 2 live resources .*'1', '9'"):
+        client.fetch_by_keys(ORDER, ["A"])
+
+
+def test_the_same_resource_on_two_pages_is_one_resource() -> None:
+    pages = [
+        {"data": [{"id": "1", "key": "A"}], "pageInfo": {"hasNextPage": True, "endCursor": "c1"}},
+        {"data": [{"id": "1", "key": "A"}, {"id": "2", "key": "B"}], "pageInfo": {"hasNextPage": False}},
+    ]
+    handler, _ = sequence(*[httpx.Response(200, json=p) for p in pages])
+    with make_client(handler) as client:
+        assert set(client.fetch_by_keys(ORDER, ["A", "B"])) == {"A", "B"}
+
+
+def test_keyed_lookup_follows_at_most_keys_plus_two_pages() -> None:
+    served = [0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        served[0] += 1
+        other = {"id": f"x{served[0]}", "key": f"OTHER-{served[0]}"}
+        return httpx.Response(200, json={"data": [other], "pageInfo": {"hasNextPage": True,
+                                                                       "endCursor": f"c{served[0]}"}})
+
+    with make_client(handler) as client, pytest.raises(ApiError, match="paging would never end"):
+        client.fetch_by_keys(ORDER, ["A", "B"])
+    assert served[0] == 4
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e999", "9" * 400])
+def test_throttle_ignores_non_finite_headers(value: str) -> None:
+    throttle = Throttle(4, clock=FakeClock().time)
+    throttle.observe({"x-ratelimit-remaining": value, "x-ratelimit-reset": "30"})
+    throttle.observe({"x-ratelimit-remaining": "1", "x-ratelimit-reset": value})
+    assert 0 <= throttle.reserve() <= 120
