@@ -8,9 +8,15 @@ one place:
 - retries: connection errors, 429 and 500/502/503/504, with full-jitter exponential
   backoff. Writes are retried too; that is safe only because every write carries
   the caller's ``Idempotency-Key``, reused on every attempt.
-- throttle: one ``Throttle`` shared by all threads reads the ``X-RateLimit-*``
-  headers and spreads the last requests of a window instead of running into 429;
-  a 429 pauses every thread until ``Retry-After``.
+- throttle: one ``Throttle`` (``throttle.py``) shared by all threads reads the
+  ``X-RateLimit-*`` headers and spreads the last requests of a window instead of
+  running into 429; a 429 pauses every thread until ``Retry-After``.
+- bounds (``transport.py``): every request has a total deadline (``request_timeout``),
+  every client an overall one (``deadline``), and bodies are inflated under the size
+  cap layer by layer; a timed-out request is not retried.
+- lookups are checked, never trusted: an answer for another key or resource, two
+  live resources for one key, unread pages of a ``GET ?key=`` list, paging that
+  does not end, and strings no output can encode (lone surrogates) are refused.
 - errors: every failure becomes a ``declsync.errors.ApiError`` subclass with a
   one-line message naming method and path (never a query string, never a token).
 - security: no plain http beyond loopback, no redirects (the ``Authorization``
@@ -19,12 +25,9 @@ one place:
 
 from __future__ import annotations
 
-import email.utils
 import json
-import math
 import queue
 import random
-import re
 import ssl
 import threading
 import time
@@ -38,9 +41,11 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from declsync.answers import answers_for, has_more, lone_surrogate_at, shown, twins
 from declsync.auth import ClientCredentialsAuth, StaticTokenAuth, check_url, default_token_url, origin
 from declsync.errors import ApiError, AuthError, ConflictError, ConnectError, redact
 from declsync.profile import KindSpec
+from declsync.throttle import Throttle, parse_reset, parse_retry_after
 from declsync.transport import (
     ACCEPT_ENCODING,
     DeadlineExceeded,
@@ -61,12 +66,6 @@ __all__ = [
 
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# No single wait, whatever a header says, lasts longer than this: a bogus
-# Retry-After or reset time must not hang a run for hours.
-MAX_WAIT = 120.0
-# X-RateLimit-Limit is per minute: the window assumed when a server sends
-# X-RateLimit-Remaining without X-RateLimit-Reset.
-DEFAULT_WINDOW = 60.0
 # One HTTP exchange, headers and body, however slowly the server trickles it.
 DEFAULT_REQUEST_TIMEOUT = 60.0
 # All requests of one command (plan, apply after the prompt, import): an hour.
@@ -79,104 +78,6 @@ MAX_EMPTY_PAGES = 3
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-# --------------------------------------------------------------------------- throttle
-
-
-def _number(value: str | None) -> float | None:
-    """A header's finite number; None for anything else ('inf', 'nan', '1e999', text)."""
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _parse_reset(value: str | None, now: float) -> float | None:
-    """X-RateLimit-Reset as a unix time; small numbers are read as seconds from now."""
-    number = _number(value)
-    if number is None:
-        return None
-    # The spec says unix timestamp; some servers send seconds-until-reset instead.
-    return number if number > 1e9 else now + max(0.0, number)
-
-
-def _parse_retry_after(value: str | None, now: float) -> float | None:
-    """Retry-After in seconds (delta-seconds or an HTTP date)."""
-    if value is None:
-        return None
-    number = _number(value)
-    if number is not None:
-        return max(0.0, number)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, OverflowError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - now)
-
-
-class Throttle:
-    """A client-side rate budget shared by every worker thread.
-
-    ``observe`` learns the server's window from response headers; ``reserve`` is
-    called before each request and returns how long to wait first. While the
-    remaining budget is above ``low_water`` requests go out at once; at or below
-    it, the remaining requests are spaced evenly until the window resets (a
-    budget of zero waits for the reset). ``pause`` (after a 429) holds back
-    everyone. ``clock`` is wall time because X-RateLimit-Reset is a unix time.
-    """
-
-    def __init__(self, low_water: int, *, clock: Callable[[], float] = time.time) -> None:
-        self.low_water = max(1, low_water)
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._remaining: int | None = None
-        self._reset: float | None = None
-        self._paused_until = 0.0
-        self._next_slot = 0.0
-
-    def observe(self, headers: Mapping[str, str]) -> None:
-        number = _number(headers.get("x-ratelimit-remaining"))
-        if number is None:
-            return
-        remaining = int(number)
-        now = self._clock()
-        reset = _parse_reset(headers.get("x-ratelimit-reset"), now)
-        with self._lock:
-            if reset is None:
-                reset = self._reset if self._reset is not None and self._reset > now else now + DEFAULT_WINDOW
-            # Relative resets drift by a second or so between answers; a later window is further off.
-            if self._remaining is None or self._reset is None or reset > self._reset + 2.0:
-                # A new window: its budget replaces the old one.
-                self._remaining, self._reset = remaining, reset
-            else:
-                # Same window: answers arrive out of order, the lowest count is the freshest.
-                self._remaining = min(self._remaining, remaining)
-
-    def pause(self, seconds: float) -> None:
-        with self._lock:
-            self._paused_until = max(self._paused_until, self._clock() + min(seconds, MAX_WAIT))
-
-    def reserve(self) -> float:
-        """Claim a slot for one request; the seconds to sleep before sending it."""
-        with self._lock:
-            now = self._clock()
-            start = max(now, self._paused_until)
-            if self._reset is not None and self._reset <= start:
-                # The window is over and its successor unknown until the next answer.
-                self._remaining = self._reset = None
-            if self._remaining is not None and self._reset is not None and self._remaining <= self.low_water:
-                if self._remaining <= 0:
-                    start = self._reset
-                else:
-                    start = max(start, self._next_slot)
-                    interval = max(0.0, self._reset - start) / self._remaining
-                    self._next_slot = start + interval
-                    self._remaining -= 1
-            return min(max(0.0, start - now), MAX_WAIT)
 
 
 # --------------------------------------------------------------------------- client
@@ -202,59 +103,6 @@ def _json_default(value: Any) -> Any:
 def _has_id(resource: Mapping[str, Any]) -> bool:
     ident = resource.get("id")
     return isinstance(ident, str) and bool(ident)
-
-
-def _text(value: Any) -> str:
-    """A server value for a message: quoted, control and surrogate characters escaped."""
-    return repr(value)
-
-
-_REF_FIELDS = ("id", "friendlyId", "key")
-# Cheap pre-check: a lone surrogate reaches json.loads only as a \\uD8xx-\\uDFxx escape or
-# as its UTF-8-style bytes (json.loads decodes bytes with 'surrogatepass').
-_SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _surrogate_at(value: Any, path: str) -> str | None:
-    """The JSON path of the first string (or object key) holding a lone surrogate."""
-    pending: list[tuple[Any, str]] = [(value, path)]
-    while pending:
-        item, where = pending.pop()
-        if isinstance(item, str):
-            if _SURROGATE.search(item):
-                return where or "the top level"
-        elif isinstance(item, dict):
-            for k, v in item.items():
-                if _SURROGATE.search(k):
-                    return f"a key of {where or 'the top level'}"
-                # Name the resource by its id where there is one.
-                label = f"{where}.{k}" if where else k
-                pending.append((v, label))
-        elif isinstance(item, list):
-            for i, v in enumerate(item):
-                label = f"{where}[{i}]"
-                if isinstance(v, dict) and isinstance(v.get("id"), str) and not _SURROGATE.search(v["id"]):
-                    label += f" (id {v['id']})"
-                pending.append((v, label))
-    return None
-
-
-def _has_more(payload: Mapping[str, Any]) -> bool:
-    info = payload.get("pageInfo", payload.get("pagination"))
-    return isinstance(info, dict) and bool(info.get("hasNextPage"))
-
-
-def _check_unique(kind: KindSpec, key: str, matches: Sequence[Mapping[str, Any]], answer: _Answer) -> None:
-    """Two live resources for one key: refuse rather than guess which one to write."""
-    ids = list(dict.fromkeys(_text(m.get("id")) for m in matches))
-    if len(ids) > 1:
-        raise ApiError(
-            f"{kind.name} {key!r}: {len(ids)} live resources answer for this key ({', '.join(ids)}) on "
-            f"{answer.method} {answer.path}; declsync writes neither. Delete or re-key all but one "
-            "(an API whose lookup also returns deleted resources does this)",
-            status=answer.status,
-        )
 
 
 def _snippet(content: bytes, limit: int = 200) -> str:
@@ -417,13 +265,13 @@ class ApiClient:
             matches = [item for item in payload["data"] if isinstance(item, dict) and item.get("key") == key]
             if any(not _has_id(item) for item in matches):
                 raise self._unexpected(answer, "a resource without a string 'id'")
-            _check_unique(kind, key, matches, answer)
-            if not matches and _has_more(payload):
+            self._check_unique(kind, key, matches, answer)
+            if not matches and has_more(payload):
                 # The key may be on a page we cannot ask for: "absent" would create a duplicate.
                 raise self._unexpected(
                     answer, f"{kind.name} {key!r} is not on the first page of a list with more pages "
                     "(hasNextPage); declsync does not guess it is absent. Enable lookupFilter for this kind")
-            if _has_more(payload):
+            if has_more(payload):
                 raise self._unexpected(
                     answer, f"a list with more pages (hasNextPage) for {kind.name} {key!r}; another resource "
                     "with this key may be on the next page")
@@ -432,7 +280,7 @@ class ApiClient:
         if resource.get("key") != key:
             raise self._unexpected(
                 answer, f"asked for {kind.name} {key!r}, got the resource of key "
-                f"{_text(resource.get('key'))} (id {_text(resource['id'])}); refusing to use it")
+                f"{shown(resource.get('key'))} (id {shown(resource['id'])}); refusing to use it")
         return resource
 
     def create(self, kind: KindSpec, body: Mapping[str, Any], *, idempotency_key: str) -> dict[str, Any]:
@@ -440,8 +288,8 @@ class ApiClient:
         created = self._resource(answer)
         if "key" in body and created.get("key") != body["key"]:
             # Recording this id under our key would point the key at another resource.
-            raise self._unexpected(answer, f"created {_text(body['key'])} but the answer is the resource of key "
-                                   f"{_text(created.get('key'))} (id {_text(created['id'])})")
+            raise self._unexpected(answer, f"created {shown(body['key'])} but the answer is the resource of key "
+                                   f"{shown(created.get('key'))} (id {shown(created['id'])})")
         return created
 
     def update(
@@ -487,20 +335,21 @@ class ApiClient:
             for item in items:
                 key = item.get("key")
                 if isinstance(key, str) and key in wanted:
-                    same = found.setdefault(key, [])
-                    if all(other["id"] != item["id"] for other in same):
-                        same.append(item)
-                        _check_unique(kind, key, same, answer)
+                    # _pages yields each id once: a second item is a second live resource.
+                    found.setdefault(key, []).append(item)
+                    self._check_unique(kind, key, found[key], answer)
         return {key: items[0] for key, items in found.items()}
 
     def _pages(
         self, kind: KindSpec, flt: Mapping[str, Any], *, max_pages: int | None = None
     ) -> Iterator[tuple[_Answer, list[dict[str, Any]]]]:
         """``(answer, resources)`` page by page. Bounded: a repeated cursor, more than
-        ``max_pages`` pages, or ``MAX_EMPTY_PAGES`` empty pages in a row is refused."""
+        ``max_pages`` pages, or ``MAX_EMPTY_PAGES`` pages in a row without a resource not
+        seen before is refused. A resource already seen (same id) is not yielded again."""
         url = f"{self._url(kind)}/filter"
         cursor: str | None = None
         seen: set[str] = set()
+        ids: set[str] = set()
         pages = empty = 0
         while True:
             body: dict[str, Any] = {"filter": flt, "pageSize": kind.page_size}
@@ -514,7 +363,9 @@ class ApiClient:
                 raise self._unexpected(answer, "no 'data' list of resources")
             if not all(_has_id(item) for item in data):
                 raise self._unexpected(answer, "a resource without a string 'id'")
-            yield answer, data
+            fresh = [item for item in data if item["id"] not in ids]
+            ids.update(item["id"] for item in fresh)
+            yield answer, fresh
             assert isinstance(payload, dict)
             # The public API names the page info 'pageInfo' on some kinds, 'pagination' on others.
             info = payload.get("pageInfo", payload.get("pagination"))
@@ -530,10 +381,10 @@ class ApiClient:
             if cursor in seen:
                 raise self._unexpected(answer, "the page cursor repeats; paging would never end")
             seen.add(cursor)
-            empty = 0 if data else empty + 1
+            empty = 0 if fresh else empty + 1
             if empty >= MAX_EMPTY_PAGES:
-                raise self._unexpected(answer, f"{empty} empty pages in a row that still have a next page; "
-                                       "paging would never end")
+                raise self._unexpected(answer, f"{empty} pages in a row without a new resource, and still a next "
+                                       "page; paging would never end")
             if max_pages is not None and pages >= max_pages:
                 raise self._unexpected(answer, f"still a next page after {pages} pages for {max_pages - EXTRA_LOOKUP_PAGES} "
                                        "keys (pages of other keys?); paging would never end")
@@ -723,10 +574,10 @@ class ApiClient:
 
     def _rate_limit_wait(self, headers: httpx.Headers, fallback: float) -> float:
         now = self._clock()
-        retry_after = _parse_retry_after(headers.get("retry-after"), now)
+        retry_after = parse_retry_after(headers.get("retry-after"), now)
         if retry_after is not None:
             return retry_after
-        reset = _parse_reset(headers.get("x-ratelimit-reset"), now)
+        reset = parse_reset(headers.get("x-ratelimit-reset"), now)
         if reset is not None:
             return max(0.0, reset - now)
         return fallback
@@ -773,19 +624,18 @@ class ApiClient:
             raise self._unexpected(answer, f"not JSON: {_snippet(answer.content, 80)!r}") from None
         # JSON may escape a lone surrogate ("\ud800"), which no output can encode: refuse it
         # here, naming where, instead of crashing later while printing or saving state.
-        if _SURROGATE_HINT.search(answer.content):
-            where = _surrogate_at(payload, "")
-            if where is not None:
-                raise self._unexpected(answer, f"a string that is not valid Unicode (a lone surrogate) at {where}; "
-                                       "fix that value in the API")
+        where = lone_surrogate_at(answer.content, payload)
+        if where is not None:
+            raise self._unexpected(answer, f"a string that is not valid Unicode (a lone surrogate) at {where}; "
+                                   "fix that value in the API")
         return payload
 
     def _answering(self, answer: _Answer, ref: str) -> dict[str, Any]:
         """The resource of a ``GET {path}/{ref}`` answer, which must be the one asked for."""
         resource = self._resource(answer)
-        if not any(isinstance(resource.get(f), str | int) and str(resource[f]) == ref for f in _REF_FIELDS):
-            raise self._unexpected(answer, f"asked for {_text(ref)}, got the resource of id {_text(resource['id'])} "
-                                   f"(key {_text(resource.get('key'))}); refusing to use it")
+        if not answers_for(resource, ref):
+            raise self._unexpected(answer, f"asked for {shown(ref)}, got the resource of id {shown(resource['id'])} "
+                                   f"(key {shown(resource.get('key'))}); refusing to use it")
         return resource
 
     def _resource(self, answer: _Answer, payload: Any = None) -> dict[str, Any]:
@@ -797,6 +647,18 @@ class ApiClient:
             # Apply writes by id: a resource without one must stop here, not half-way through apply.
             raise self._unexpected(answer, "a resource without a string 'id'")
         return payload
+
+    @staticmethod
+    def _check_unique(kind: KindSpec, key: str, matches: Sequence[Mapping[str, Any]], answer: _Answer) -> None:
+        """Two live resources for one key: refuse rather than guess which one to write."""
+        ids = twins(matches)
+        if len(ids) > 1:
+            raise ApiError(
+                f"{kind.name} {key!r}: {len(ids)} live resources answer for this key ({', '.join(ids)}) on "
+                f"{answer.method} {answer.path}; declsync writes neither. Delete or re-key all but one "
+                "(an API whose lookup also returns deleted resources does this)",
+                status=answer.status,
+            )
 
     @staticmethod
     def _unexpected(answer: _Answer, what: str) -> ApiError:

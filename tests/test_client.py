@@ -798,3 +798,18 @@ def test_throttle_ignores_non_finite_headers(value: str) -> None:
     throttle.observe({"x-ratelimit-remaining": value, "x-ratelimit-reset": "30"})
     throttle.observe({"x-ratelimit-remaining": "1", "x-ratelimit-reset": value})
     assert 0 <= throttle.reserve() <= 120
+
+
+def test_listing_that_repeats_itself_is_bounded_and_deduplicated() -> None:
+    served = [0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        served[0] += 1
+        return httpx.Response(200, json={"data": [{"id": "1", "key": "A"}, {"id": "2", "key": "B"}],
+                                         "pageInfo": {"hasNextPage": True, "endCursor": f"c{served[0]}"}})
+
+    seen: list[str] = []
+    with make_client(handler) as client, pytest.raises(ApiError, match="3 pages in a row without a new resource"):
+        for resource in client.iter_all(ORDER):
+            seen.append(resource["id"])
+    assert seen == ["1", "2"] and served[0] == 4
