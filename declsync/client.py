@@ -49,10 +49,10 @@ from declsync.throttle import Throttle, parse_reset, parse_retry_after
 from declsync.transport import (
     ACCEPT_ENCODING,
     DeadlineExceeded,
-    DeadlineTransport,
     DecodeError,
     TooLarge,
     decode_capped,
+    default_transport,
     request_deadline,
 )
 
@@ -167,7 +167,7 @@ class ApiClient:
         limits = httpx.Limits(max_connections=self.parallelism, max_keepalive_connections=self.parallelism)
         self._http = httpx.Client(
             auth=auth,
-            transport=transport or DeadlineTransport(limits),
+            transport=transport or default_transport(base_url, limits),
             timeout=httpx.Timeout(min(timeout, request_timeout)),
             limits=limits,
             follow_redirects=False,

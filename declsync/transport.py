@@ -18,10 +18,12 @@ from __future__ import annotations
 import ssl
 import threading
 import time
+import urllib.request
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -33,6 +35,7 @@ __all__ = [
     "DecodeError",
     "TooLarge",
     "decode_capped",
+    "default_transport",
     "request_deadline",
 ]
 
@@ -146,6 +149,17 @@ class _Backend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
+
+
+def default_transport(url: str, limits: httpx.Limits) -> httpx.BaseTransport | None:
+    """The transport for requests to ``url``: ``DeadlineTransport``, or None (httpx's own)
+    when the environment names a proxy for its scheme. httpx ignores environment proxies
+    once given a transport, and a proxy user must keep working; their requests then have
+    the per-read timeout and the command deadline, not the total request deadline."""
+    proxies = urllib.request.getproxies()
+    if urlsplit(url).scheme in proxies or "all" in proxies:
+        return None
+    return DeadlineTransport(limits)
 
 
 class DeadlineTransport(httpx.HTTPTransport):

@@ -21,6 +21,7 @@ from declsync.transport import (
     DecodeError,
     TooLarge,
     decode_capped,
+    default_transport,
     request_deadline,
 )
 
@@ -111,3 +112,14 @@ def test_deadline_covers_slow_headers_over_a_real_socket() -> None:
         listener.close()
         thread.join(timeout=5)
     assert time.monotonic() - started < 10
+
+
+def test_environment_proxies_keep_httpx_transport(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpx ignores HTTPS_PROXY once given a transport: with a proxy configured, declsync
+    leaves the transport to httpx so that the proxy is still used."""
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    assert isinstance(default_transport("https://api.example.com/v1", httpx.Limits()), DeadlineTransport)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert default_transport("https://api.example.com/v1", httpx.Limits()) is None
+    assert isinstance(default_transport("http://127.0.0.1:8080/v1", httpx.Limits()), DeadlineTransport)
