@@ -266,15 +266,12 @@ class ApiClient:
             if any(not _has_id(item) for item in matches):
                 raise self._unexpected(answer, "a resource without a string 'id'")
             self._check_unique(kind, key, matches, answer)
-            if not matches and has_more(payload):
-                # The key may be on a page we cannot ask for: "absent" would create a duplicate.
-                raise self._unexpected(
-                    answer, f"{kind.name} {key!r} is not on the first page of a list with more pages "
-                    "(hasNextPage); declsync does not guess it is absent. Enable lookupFilter for this kind")
             if has_more(payload):
+                # An unread page may hold this key, or a second resource for it: "absent" would
+                # create a duplicate, "found" might write the wrong one.
                 raise self._unexpected(
-                    answer, f"a list with more pages (hasNextPage) for {kind.name} {key!r}; another resource "
-                    "with this key may be on the next page")
+                    answer, f"a list with more pages (hasNextPage) for {kind.name} {key!r}; declsync does not "
+                    "guess what they hold (use lookup: {filter: true} for this kind in the profile)")
             return matches[0] if matches else None
         resource = self._resource(answer, payload)
         if resource.get("key") != key:
