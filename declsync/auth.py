@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from declsync.errors import AuthError, ConfigError, ConnectError, register_secret
+from declsync.transport import default_transport
 
 __all__ = [
     "ClientCredentialsAuth",
@@ -122,6 +123,9 @@ class ClientCredentialsAuth(httpx.Auth):
         self._token: str | None = None
         self._expires_at = 0.0
         self.fetch_count = 0
+        # default_transport: a token request made inside an API request's auth flow
+        # shares that request's total deadline (--request-timeout).
+        transport = transport or default_transport(token_url, httpx.Limits())
         self._http = httpx.Client(transport=transport, timeout=timeout, follow_redirects=False)
 
     def close(self) -> None:

@@ -21,6 +21,7 @@ import click
 
 from declsync import __version__
 from declsync.apply import Applier, ApplyResult, Outcome, check_stale
+from declsync.client import DEFAULT_DEADLINE, DEFAULT_REQUEST_TIMEOUT
 from declsync.config import load_config
 from declsync.errors import ConfigError, DeclsyncError, ManifestError, StalePlanError, redact
 from declsync.importer import (
@@ -82,6 +83,12 @@ def target_options(f: F) -> F:
         click.option("--parallelism", type=click.IntRange(1, 256), default=16, show_default=True,
                      help="Concurrent API requests."),
         click.option("--insecure-http", is_flag=True, help="Allow plain http:// to a non-loopback host."),
+        click.option("--request-timeout", envvar="DECLSYNC_REQUEST_TIMEOUT", type=click.FloatRange(min=0, min_open=True),
+                     default=DEFAULT_REQUEST_TIMEOUT, show_default=True, metavar="SECONDS",
+                     help="Longest one HTTP request may take, headers and body (a slow server is refused)."),
+        click.option("--deadline", envvar="DECLSYNC_DEADLINE", type=click.FloatRange(min=0), default=DEFAULT_DEADLINE,
+                     show_default=True, metavar="SECONDS",
+                     help="Longest all API requests of the command may take (apply: after the prompt); 0: none."),
         profile_option,
     ]
     for option in reversed(options):
@@ -163,6 +170,8 @@ def _settings(kw: dict[str, Any]) -> Settings:
         token_url=kw.pop("token_url"),
         parallelism=kw.pop("parallelism"),
         insecure_http=kw.pop("insecure_http"),
+        request_timeout=kw.pop("request_timeout"),
+        deadline=kw.pop("deadline") or None,
     )
 
 
@@ -314,6 +323,8 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
             Applier(target.client, profile, locked, parallelism=settings.parallelism).run(the_plan)
             return 0
         _confirm(auto_approve)
+        # The time a user spent reading the plan at the prompt is not the API's.
+        target.client.restart_deadline()
 
         bar = make_progress()
         total = sum(1 for c in the_plan.changes if c.action is not Action.NOOP)

@@ -8,9 +8,15 @@ one place:
 - retries: connection errors, 429 and 500/502/503/504, with full-jitter exponential
   backoff. Writes are retried too; that is safe only because every write carries
   the caller's ``Idempotency-Key``, reused on every attempt.
-- throttle: one ``Throttle`` shared by all threads reads the ``X-RateLimit-*``
-  headers and spreads the last requests of a window instead of running into 429;
-  a 429 pauses every thread until ``Retry-After``.
+- throttle: one ``Throttle`` (``throttle.py``) shared by all threads reads the
+  ``X-RateLimit-*`` headers and spreads the last requests of a window instead of
+  running into 429; a 429 pauses every thread until ``Retry-After``.
+- bounds (``transport.py``): every request has a total deadline (``request_timeout``),
+  every client an overall one (``deadline``), and bodies are inflated under the size
+  cap layer by layer; a timed-out request is not retried.
+- lookups are checked, never trusted: an answer for another key or resource, two
+  live resources for one key, unread pages of a ``GET ?key=`` list, paging that
+  does not end, and strings no output can encode (lone surrogates) are refused.
 - errors: every failure becomes a ``declsync.errors.ApiError`` subclass with a
   one-line message naming method and path (never a query string, never a token).
 - security: no plain http beyond loopback, no redirects (the ``Authorization``
@@ -19,14 +25,13 @@ one place:
 
 from __future__ import annotations
 
-import email.utils
 import json
 import queue
 import random
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -36,9 +41,20 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from declsync.answers import answers_for, has_more, lone_surrogate_at, shown, twins
 from declsync.auth import ClientCredentialsAuth, StaticTokenAuth, check_url, default_token_url, origin
 from declsync.errors import ApiError, AuthError, ConflictError, ConnectError, redact
 from declsync.profile import KindSpec
+from declsync.throttle import Throttle, parse_reset, parse_retry_after
+from declsync.transport import (
+    ACCEPT_ENCODING,
+    DeadlineExceeded,
+    DecodeError,
+    TooLarge,
+    decode_capped,
+    default_transport,
+    request_deadline,
+)
 
 __all__ = [
     "ApiClient",
@@ -50,109 +66,18 @@ __all__ = [
 
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# No single wait, whatever a header says, lasts longer than this: a bogus
-# Retry-After or reset time must not hang a run for hours.
-MAX_WAIT = 120.0
-# X-RateLimit-Limit is per minute: the window assumed when a server sends
-# X-RateLimit-Remaining without X-RateLimit-Reset.
-DEFAULT_WINDOW = 60.0
+# One HTTP exchange, headers and body, however slowly the server trickles it.
+DEFAULT_REQUEST_TIMEOUT = 60.0
+# All requests of one command (plan, apply after the prompt, import): an hour.
+DEFAULT_DEADLINE = 3600.0
+# A keyed lookup of N keys may follow at most N + this many pages: every page but
+# the last should bring a key asked for, so more pages mean the paging never ends.
+EXTRA_LOOKUP_PAGES = 2
+# A listing (import) stops after this many pages in a row without a resource.
+MAX_EMPTY_PAGES = 3
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-# --------------------------------------------------------------------------- throttle
-
-
-def _parse_reset(value: str | None, now: float) -> float | None:
-    """X-RateLimit-Reset as a unix time; small numbers are read as seconds from now."""
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    # The spec says unix timestamp; some servers send seconds-until-reset instead.
-    return number if number > 1e9 else now + max(0.0, number)
-
-
-def _parse_retry_after(value: str | None, now: float) -> float | None:
-    """Retry-After in seconds (delta-seconds or an HTTP date)."""
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
-
-
-class Throttle:
-    """A client-side rate budget shared by every worker thread.
-
-    ``observe`` learns the server's window from response headers; ``reserve`` is
-    called before each request and returns how long to wait first. While the
-    remaining budget is above ``low_water`` requests go out at once; at or below
-    it, the remaining requests are spaced evenly until the window resets (a
-    budget of zero waits for the reset). ``pause`` (after a 429) holds back
-    everyone. ``clock`` is wall time because X-RateLimit-Reset is a unix time.
-    """
-
-    def __init__(self, low_water: int, *, clock: Callable[[], float] = time.time) -> None:
-        self.low_water = max(1, low_water)
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._remaining: int | None = None
-        self._reset: float | None = None
-        self._paused_until = 0.0
-        self._next_slot = 0.0
-
-    def observe(self, headers: Mapping[str, str]) -> None:
-        raw = headers.get("x-ratelimit-remaining")
-        if raw is None:
-            return
-        try:
-            remaining = int(float(raw))
-        except ValueError:
-            return
-        now = self._clock()
-        reset = _parse_reset(headers.get("x-ratelimit-reset"), now)
-        with self._lock:
-            if reset is None:
-                reset = self._reset if self._reset is not None and self._reset > now else now + DEFAULT_WINDOW
-            # Relative resets drift by a second or so between answers; a later window is further off.
-            if self._remaining is None or self._reset is None or reset > self._reset + 2.0:
-                # A new window: its budget replaces the old one.
-                self._remaining, self._reset = remaining, reset
-            else:
-                # Same window: answers arrive out of order, the lowest count is the freshest.
-                self._remaining = min(self._remaining, remaining)
-
-    def pause(self, seconds: float) -> None:
-        with self._lock:
-            self._paused_until = max(self._paused_until, self._clock() + min(seconds, MAX_WAIT))
-
-    def reserve(self) -> float:
-        """Claim a slot for one request; the seconds to sleep before sending it."""
-        with self._lock:
-            now = self._clock()
-            start = max(now, self._paused_until)
-            if self._reset is not None and self._reset <= start:
-                # The window is over and its successor unknown until the next answer.
-                self._remaining = self._reset = None
-            if self._remaining is not None and self._reset is not None and self._remaining <= self.low_water:
-                if self._remaining <= 0:
-                    start = self._reset
-                else:
-                    start = max(start, self._next_slot)
-                    interval = max(0.0, self._reset - start) / self._remaining
-                    self._next_slot = start + interval
-                    self._remaining -= 1
-            return min(max(0.0, start - now), MAX_WAIT)
 
 
 # --------------------------------------------------------------------------- client
@@ -209,7 +134,11 @@ class ApiClient:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        deadline: float | None = None,
     ) -> None:
+        """``timeout``: each socket operation; ``request_timeout``: one whole HTTP exchange;
+        ``deadline``: every request of this client, counted from now (None: no limit)."""
         base_url = base_url.rstrip("/")
         check_url(base_url, insecure_http=insecure_http)
         if isinstance(auth, ClientCredentialsAuth):
@@ -221,6 +150,10 @@ class ApiClient:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.max_response_bytes = max_response_bytes
+        self.request_timeout = request_timeout
+        self.deadline = deadline
+        # Monotonic, not the injectable wall clock: a deadline must not move with it.
+        self._deadline_at = None if deadline is None else time.monotonic() + deadline
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
@@ -231,13 +164,15 @@ class ApiClient:
         self._pool: ThreadPoolExecutor | None = None
         self._worker = _WorkerLocal()
         self._auth = auth
+        limits = httpx.Limits(max_connections=self.parallelism, max_keepalive_connections=self.parallelism)
         self._http = httpx.Client(
             auth=auth,
-            transport=transport,
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=self.parallelism, max_keepalive_connections=self.parallelism),
+            transport=transport or default_transport(base_url, limits),
+            timeout=httpx.Timeout(min(timeout, request_timeout)),
+            limits=limits,
             follow_redirects=False,
-            headers={"Accept": "application/json", "User-Agent": user_agent},
+            # Only what decode_capped can inflate under the size cap.
+            headers={"Accept": "application/json", "User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             event_hooks={"request": [self._on_request], "response": [self._on_response]},
         )
 
@@ -252,6 +187,11 @@ class ApiClient:
         # The client owns the token endpoint connection of the auth it was given.
         if isinstance(self._auth, ClientCredentialsAuth):
             self._auth.close()
+
+    def restart_deadline(self) -> None:
+        """Count the command's deadline from now (e.g. after the user answered a prompt)."""
+        if self.deadline is not None:
+            self._deadline_at = time.monotonic() + self.deadline
 
     def __enter__(self) -> ApiClient:
         return self
@@ -301,7 +241,7 @@ class ApiClient:
     def get(self, kind: KindSpec, ref: str) -> dict[str, Any] | None:
         """``GET {path}/{ref}`` (ref: id, friendlyId or key); None when it does not exist."""
         answer = self._call("GET", self._item_url(kind, ref), allow_404=True)
-        return None if answer.status == 404 else self._resource(answer)
+        return None if answer.status == 404 else self._answering(answer, ref)
 
     def get_with_etag(self, kind: KindSpec, ref: str) -> tuple[dict[str, Any] | None, str | None]:
         """``GET {path}/{ref}`` and the answer's ``ETag`` (None when the server sends none), for
@@ -309,25 +249,45 @@ class ApiClient:
         answer = self._call("GET", self._item_url(kind, ref), allow_404=True)
         if answer.status == 404:
             return None, None
-        return self._resource(answer), answer.headers.get("etag")
+        return self._answering(answer, ref), answer.headers.get("etag")
 
     def get_by_key(self, kind: KindSpec, key: str) -> dict[str, Any] | None:
-        """``GET {path}?key=K``; None when no resource has that key."""
+        """``GET {path}?key=K``; None when no resource has that key.
+
+        The answer is checked, never trusted: a resource for another key, two live
+        resources for this one, or a list with unread pages is refused (ApiError)."""
         answer = self._call("GET", self._url(kind), params={"key": key}, allow_404=True)
         if answer.status == 404:
             return None
         payload = self._decode(answer)
         # The guide answers with the resource itself; a list envelope is accepted too.
         if isinstance(payload, dict) and isinstance(payload.get("data"), list):
-            for item in payload["data"]:
-                if isinstance(item, dict) and item.get("key") == key:
-                    return item
-            return None
-        return self._resource(answer, payload)
+            matches = [item for item in payload["data"] if isinstance(item, dict) and item.get("key") == key]
+            if any(not _has_id(item) for item in matches):
+                raise self._unexpected(answer, "a resource without a string 'id'")
+            self._check_unique(kind, key, matches, answer)
+            if has_more(payload):
+                # An unread page may hold this key, or a second resource for it: "absent" would
+                # create a duplicate, "found" might write the wrong one.
+                raise self._unexpected(
+                    answer, f"a list with more pages (hasNextPage) for {kind.name} {key!r}; declsync does not "
+                    "guess what they hold (use lookup: {filter: true} for this kind in the profile)")
+            return matches[0] if matches else None
+        resource = self._resource(answer, payload)
+        if resource.get("key") != key:
+            raise self._unexpected(
+                answer, f"asked for {kind.name} {key!r}, got the resource of key "
+                f"{shown(resource.get('key'))} (id {shown(resource['id'])}); refusing to use it")
+        return resource
 
     def create(self, kind: KindSpec, body: Mapping[str, Any], *, idempotency_key: str) -> dict[str, Any]:
         answer = self._call("POST", self._url(kind), body=body, headers={"Idempotency-Key": idempotency_key})
-        return self._resource(answer)
+        created = self._resource(answer)
+        if "key" in body and created.get("key") != body["key"]:
+            # Recording this id under our key would point the key at another resource.
+            raise self._unexpected(answer, f"created {shown(body['key'])} but the answer is the resource of key "
+                                   f"{shown(created.get('key'))} (id {shown(created['id'])})")
+        return created
 
     def update(
         self,
@@ -342,7 +302,7 @@ class ApiClient:
         if if_match is not None:
             headers["If-Match"] = if_match
         answer = self._call("PATCH", self._item_url(kind, id), body=body, headers=headers)
-        return self._resource(answer)
+        return self._answering(answer, id)
 
     def delete(self, kind: KindSpec, id: str, *, idempotency_key: str) -> None:
         self._call("DELETE", self._item_url(kind, id), headers={"Idempotency-Key": idempotency_key})
@@ -350,7 +310,8 @@ class ApiClient:
     def iter_all(self, kind: KindSpec, *, with_key_only: bool = True) -> Iterator[dict[str, Any]]:
         """Every (non-deleted) resource of a kind, page by page; only keyed ones by default."""
         flt: dict[str, Any] = {"key": {"isNull": False}} if with_key_only else {}
-        yield from self._pages(kind, flt)
+        for _, items in self._pages(kind, flt):
+            yield from items
 
     # ---------------------------------------------------------------- lookups
 
@@ -363,29 +324,45 @@ class ApiClient:
 
     def _filter_keys(self, kind: KindSpec, chunk: Sequence[str]) -> dict[str, dict[str, Any]]:
         wanted = set(chunk)
-        found: dict[str, dict[str, Any]] = {}
-        for item in self._pages(kind, {"key": {"in": list(chunk)}}):
-            key = item.get("key")
-            if isinstance(key, str) and key in wanted:
-                found[key] = item
-        return found
+        found: dict[str, list[dict[str, Any]]] = {}
+        # Every page but the last should bring a key asked for: N keys take at most N pages.
+        limit = len(chunk) + EXTRA_LOOKUP_PAGES
+        pages = self._pages(kind, {"key": {"in": list(chunk)}}, max_pages=limit)
+        for answer, items in pages:
+            for item in items:
+                key = item.get("key")
+                if isinstance(key, str) and key in wanted:
+                    # _pages yields each id once: a second item is a second live resource.
+                    found.setdefault(key, []).append(item)
+                    self._check_unique(kind, key, found[key], answer)
+        return {key: items[0] for key, items in found.items()}
 
-    def _pages(self, kind: KindSpec, flt: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    def _pages(
+        self, kind: KindSpec, flt: Mapping[str, Any], *, max_pages: int | None = None
+    ) -> Iterator[tuple[_Answer, list[dict[str, Any]]]]:
+        """``(answer, resources)`` page by page. Bounded: a repeated cursor, more than
+        ``max_pages`` pages, or ``MAX_EMPTY_PAGES`` pages in a row without a resource not
+        seen before is refused. A resource already seen (same id) is not yielded again."""
         url = f"{self._url(kind)}/filter"
         cursor: str | None = None
         seen: set[str] = set()
+        ids: set[str] = set()
+        pages = empty = 0
         while True:
             body: dict[str, Any] = {"filter": flt, "pageSize": kind.page_size}
             if cursor is not None:
                 body["cursor"] = cursor
             answer = self._call("POST", url, body=body)
+            pages += 1
             payload = self._decode(answer)
             data = payload.get("data") if isinstance(payload, dict) else None
             if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
                 raise self._unexpected(answer, "no 'data' list of resources")
             if not all(_has_id(item) for item in data):
                 raise self._unexpected(answer, "a resource without a string 'id'")
-            yield from data
+            fresh = [item for item in data if item["id"] not in ids]
+            ids.update(item["id"] for item in fresh)
+            yield answer, fresh
             assert isinstance(payload, dict)
             # The public API names the page info 'pageInfo' on some kinds, 'pagination' on others.
             info = payload.get("pageInfo", payload.get("pagination"))
@@ -401,6 +378,13 @@ class ApiClient:
             if cursor in seen:
                 raise self._unexpected(answer, "the page cursor repeats; paging would never end")
             seen.add(cursor)
+            empty = 0 if fresh else empty + 1
+            if empty >= MAX_EMPTY_PAGES:
+                raise self._unexpected(answer, f"{empty} pages in a row without a new resource, and still a next "
+                                       "page; paging would never end")
+            if max_pages is not None and pages >= max_pages:
+                raise self._unexpected(answer, f"still a next page after {pages} pages for {max_pages - EXTRA_LOOKUP_PAGES} "
+                                       "keys (pages of other keys?); paging would never end")
 
     def _map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """``[fn(x) for x in items]`` on the pool; the first failure cancels the rest and is raised."""
@@ -466,6 +450,7 @@ class ApiClient:
         attempt = 0
         while True:
             delay = self.throttle.reserve()
+            self._check_deadline(method, path, delay)
             if delay > 0:
                 self._sleep(delay)
             attempt += 1
@@ -474,13 +459,13 @@ class ApiClient:
             except httpx.TransportError as exc:
                 if self._is_tls(exc) or attempt > self.max_retries:
                     raise self._transport_error(method, path, exc, attempt) from exc
-                self._sleep(self._backoff(attempt))
+                self._backoff_sleep(method, path, attempt)
                 continue
             except ApiError as exc:
                 # Raised by an auth flow (token endpoint); retry only what it marked transient.
                 if not exc.retryable or attempt > self.max_retries:
                     raise
-                self._sleep(self._backoff(attempt))
+                self._backoff_sleep(method, path, attempt)
                 continue
             if answer.status in RETRY_STATUSES and attempt <= self.max_retries:
                 wait_for = self._backoff(attempt)
@@ -489,6 +474,7 @@ class ApiClient:
                     # Everyone waits, not just this thread: the budget is shared.
                     self.throttle.pause(wait_for)
                 else:
+                    self._check_deadline(method, path, wait_for)
                     self._sleep(wait_for)
                 continue
             if 200 <= answer.status < 300 or (allow_404 and answer.status == 404):
@@ -505,34 +491,77 @@ class ApiClient:
         params: Mapping[str, str] | None,
     ) -> _Answer:
         request = self._http.build_request(method, url, content=content, headers=headers, params=params)
+        ends = time.monotonic() + self.request_timeout
+        by_command = self._deadline_at is not None and self._deadline_at < ends
+        if self._deadline_at is not None:
+            ends = min(ends, self._deadline_at)
+        # The network backend enforces this on every connect, read and write (headers
+        # included); the check between chunks covers other transports.
         try:
-            response = self._http.send(request, stream=True)
-        except httpx.TransportError:
-            raise
-        except httpx.HTTPError as exc:
-            raise ApiError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+            with request_deadline(ends):
+                try:
+                    response = self._http.send(request, stream=True)
+                except httpx.TransportError:
+                    raise
+                except httpx.HTTPError as exc:
+                    raise ApiError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+                try:
+                    body = self._read_body(response, method, path, ends)
+                finally:
+                    response.close()
+        except DeadlineExceeded:
+            # Not retried: a server this slow gets no second request-timeout of our time.
+            raise self._deadline_error(method, path, by_command) from None
+        return _Answer(method, path, response.status_code, response.headers, body)
+
+    def _read_body(self, response: httpx.Response, method: str, path: str, ends: float) -> bytes:
+        """The decoded body, refused as soon as any Content-Encoding layer passes the size cap."""
+        chunks: list[bytes] = []
+        encodings = response.headers.get_list("content-encoding", split_commas=True)
+        raw: Iterable[bytes] = response.iter_raw()
+        if response.is_stream_consumed:
+            # Built in memory (a test transport): httpx has decoded it already.
+            raw, encodings = [response.content], []
         try:
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > self.max_response_bytes:
-                    cap = self.max_response_bytes
-                    limit = f"{cap / 1048576:g} MiB" if cap >= 1048576 else f"{cap} bytes"
-                    raise ApiError(
-                        f"unexpected response from API to {method} {path}: larger than {limit}; "
-                        "refusing to read it",
-                        status=response.status_code,
-                    )
+            for chunk in decode_capped(raw, encodings, self.max_response_bytes):
                 chunks.append(chunk)
-        except httpx.DecodingError as exc:
+                if time.monotonic() > ends:
+                    raise DeadlineExceeded
+        except TooLarge:
+            cap = self.max_response_bytes
+            limit = f"{cap / 1048576:g} MiB" if cap >= 1048576 else f"{cap} bytes"
+            raise ApiError(
+                f"unexpected response from API to {method} {path}: larger than {limit}"
+                f"{' (decompressed)' if encodings else ''}; refusing to read it",
+                status=response.status_code,
+            ) from None
+        except DecodeError as exc:
             raise ApiError(
                 f"unexpected response from API to {method} {path}: undecodable body ({exc})",
                 status=response.status_code,
-            ) from exc
-        finally:
-            response.close()
-        return _Answer(method, path, response.status_code, response.headers, b"".join(chunks))
+            ) from None
+        return b"".join(chunks)
+
+    def _check_deadline(self, method: str, path: str, wait: float = 0.0) -> None:
+        """Raise when the command's deadline has passed, or would during a ``wait``."""
+        if self._deadline_at is not None and time.monotonic() + wait >= self._deadline_at:
+            raise self._deadline_error(method, path, by_command=True)
+
+    def _deadline_error(self, method: str, path: str, by_command: bool) -> ConnectError:
+        if by_command:
+            return ConnectError(
+                f"the command's deadline ({self.deadline:g} s) passed at {method} {path}; "
+                "raise --deadline (DECLSYNC_DEADLINE) for a larger run, or check the API's health"
+            )
+        return ConnectError(
+            f"{self.origin} sent no complete answer to {method} {path} within {self.request_timeout:g} s; "
+            "check the API, or raise --request-timeout (DECLSYNC_REQUEST_TIMEOUT)"
+        )
+
+    def _backoff_sleep(self, method: str, path: str, attempt: int) -> None:
+        wait = self._backoff(attempt)
+        self._check_deadline(method, path, wait)
+        self._sleep(wait)
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter: a uniform draw up to the exponential cap spreads retries of
@@ -542,10 +571,10 @@ class ApiClient:
 
     def _rate_limit_wait(self, headers: httpx.Headers, fallback: float) -> float:
         now = self._clock()
-        retry_after = _parse_retry_after(headers.get("retry-after"), now)
+        retry_after = parse_retry_after(headers.get("retry-after"), now)
         if retry_after is not None:
             return retry_after
-        reset = _parse_reset(headers.get("x-ratelimit-reset"), now)
+        reset = parse_reset(headers.get("x-ratelimit-reset"), now)
         if reset is not None:
             return max(0.0, reset - now)
         return fallback
@@ -587,9 +616,24 @@ class ApiClient:
 
     def _decode(self, answer: _Answer) -> Any:
         try:
-            return json.loads(answer.content)
+            payload = json.loads(answer.content)
         except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
             raise self._unexpected(answer, f"not JSON: {_snippet(answer.content, 80)!r}") from None
+        # JSON may escape a lone surrogate ("\ud800"), which no output can encode: refuse it
+        # here, naming where, instead of crashing later while printing or saving state.
+        where = lone_surrogate_at(answer.content, payload)
+        if where is not None:
+            raise self._unexpected(answer, f"a string that is not valid Unicode (a lone surrogate) at {where}; "
+                                   "fix that value in the API")
+        return payload
+
+    def _answering(self, answer: _Answer, ref: str) -> dict[str, Any]:
+        """The resource of a ``GET {path}/{ref}`` answer, which must be the one asked for."""
+        resource = self._resource(answer)
+        if not answers_for(resource, ref):
+            raise self._unexpected(answer, f"asked for {shown(ref)}, got the resource of id {shown(resource['id'])} "
+                                   f"(key {shown(resource.get('key'))}); refusing to use it")
+        return resource
 
     def _resource(self, answer: _Answer, payload: Any = None) -> dict[str, Any]:
         if payload is None:
@@ -600,6 +644,18 @@ class ApiClient:
             # Apply writes by id: a resource without one must stop here, not half-way through apply.
             raise self._unexpected(answer, "a resource without a string 'id'")
         return payload
+
+    @staticmethod
+    def _check_unique(kind: KindSpec, key: str, matches: Sequence[Mapping[str, Any]], answer: _Answer) -> None:
+        """Two live resources for one key: refuse rather than guess which one to write."""
+        ids = twins(matches)
+        if len(ids) > 1:
+            raise ApiError(
+                f"{kind.name} {key!r}: {len(ids)} live resources answer for this key ({', '.join(ids)}) on "
+                f"{answer.method} {answer.path}; declsync writes neither. Delete or re-key all but one "
+                "(an API whose lookup also returns deleted resources does this)",
+                status=answer.status,
+            )
 
     @staticmethod
     def _unexpected(answer: _Answer, what: str) -> ApiError:
@@ -663,4 +719,9 @@ class ApiClient:
             for d in (raw_details if isinstance(raw_details, list) else [])
             if isinstance(d, dict)
         ]
-        return (str(code) if isinstance(code, str | int) else None), str(message)[:500], details
+        def clean(text: str) -> str:
+            # A lone surrogate cannot be printed: show it escaped instead of crashing the error path.
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+        details = [{k: clean(v) for k, v in d.items()} for d in details]
+        return (clean(str(code)) if isinstance(code, str | int) else None), clean(str(message)[:500]), details

@@ -16,7 +16,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from declsync.client import ApiClient, ClientCredentialsAuth, StaticTokenAuth, default_token_url
+from declsync.client import (
+    DEFAULT_DEADLINE,
+    DEFAULT_REQUEST_TIMEOUT,
+    ApiClient,
+    ClientCredentialsAuth,
+    StaticTokenAuth,
+    default_token_url,
+)
 from declsync.errors import ConfigError, register_secret
 from declsync.profile import Profile
 
@@ -34,6 +41,9 @@ class Settings:
     token_url: str | None = None
     parallelism: int = 16
     timeout: float = 30.0
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    # Every API request of one command, counted from when it connects (None: no limit).
+    deadline: float | None = DEFAULT_DEADLINE
     insecure_http: bool = False
     sandbox_db: Path = EMBEDDED_DB
 
@@ -86,6 +96,8 @@ def open_target(settings: Settings, profile: Profile, say: Callable[[str], None]
             auth=_auth(settings, url),
             parallelism=settings.parallelism,
             timeout=settings.timeout,
+            request_timeout=settings.request_timeout,
+            deadline=settings.deadline,
             insecure_http=settings.insecure_http,
         )
         with client:
@@ -101,6 +113,7 @@ def open_target(settings: Settings, profile: Profile, say: Callable[[str], None]
         raise ConfigError(f"cannot create {db.parent} for the embedded sandbox: {exc.strerror}") from None
     say(f"target: embedded sandbox ({db}); set DECLSYNC_API_URL to target MVMNT")
     with SandboxServer(SandboxConfig(db_path=str(db), profile=profile)) as server:
-        client = ApiClient(server.base_url, parallelism=settings.parallelism, timeout=settings.timeout)
+        client = ApiClient(server.base_url, parallelism=settings.parallelism, timeout=settings.timeout,
+                           request_timeout=settings.request_timeout, deadline=settings.deadline)
         with client:
             yield Target(client, f"embedded sandbox ({db})", embedded=True)

@@ -274,7 +274,7 @@ def test_retries_503_then_succeeds_with_backoff() -> None:
     handler, _ = sequence(httpx.Response(503), httpx.Response(503), httpx.Response(200, json={"id": "1"}))
     clock = FakeClock()
     with make_client(handler, clock=clock, backoff_base=0.5) as client:
-        assert client.get(ORDER, "x") == {"id": "1"}
+        assert client.get(ORDER, "1") == {"id": "1"}
         assert client.request_count == 3
     assert len(clock.sleeps) == 2
     assert 0 <= clock.sleeps[0] <= 0.5 and 0 <= clock.sleeps[1] <= 1.0
@@ -286,9 +286,9 @@ def test_retries_503_then_succeeds_with_backoff() -> None:
      httpx.ReadError("connection reset"), httpx.ReadTimeout("timed out")],
 )
 def test_write_retried_after_connection_error_reuses_idempotency_key(failure: Exception) -> None:
-    handler, seen = sequence(failure, httpx.Response(201, json={"id": "1"}))
+    handler, seen = sequence(failure, httpx.Response(201, json={"id": "1", "key": "A"}))
     with make_client(handler) as client:
-        assert client.create(ORDER, {"key": "A"}, idempotency_key="idem-xyz") == {"id": "1"}
+        assert client.create(ORDER, {"key": "A"}, idempotency_key="idem-xyz") == {"id": "1", "key": "A"}
     assert len(seen) == 2
     assert [r.headers["Idempotency-Key"] for r in seen] == ["idem-xyz", "idem-xyz"]
     assert seen[0].content == seen[1].content
@@ -313,7 +313,7 @@ def test_429_honours_retry_after_for_all_workers() -> None:
     )
     clock = FakeClock()
     with make_client(handler, clock=clock) as client:
-        assert client.get(ORDER, "x") == {"id": "1"}
+        assert client.get(ORDER, "1") == {"id": "1"}
         assert clock.sleeps == [7.0]
         # The pause is shared: another request right now would wait as well.
         clock.now -= 3
@@ -328,17 +328,17 @@ def test_429_without_retry_after_waits_for_rate_limit_reset() -> None:
         httpx.Response(200, json={"id": "1"}),
     )
     with make_client(handler, clock=clock) as client:
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
     assert sum(clock.sleeps) == pytest.approx(12.0)
 
 
 def test_gives_up_after_max_retries() -> None:
     handler, seen = sequence(httpx.Response(503, json={"error": "unavailable", "message": "maintenance"}))
     with make_client(handler, max_retries=3) as client, pytest.raises(ApiError) as info:
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
     assert len(seen) == 4
     assert info.value.status == 503
-    assert "GET /v1/orders/x: 503 unavailable: maintenance (gave up after 4 attempts)" in str(info.value)
+    assert "GET /v1/orders/1: 503 unavailable: maintenance (gave up after 4 attempts)" in str(info.value)
 
 
 def test_no_retry_on_400() -> None:
@@ -371,14 +371,14 @@ def test_lost_connection_exhausted_is_connect_error() -> None:
 def test_tls_error_is_not_retried_and_says_tls() -> None:
     handler, seen = sequence(httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"))
     with make_client(handler) as client, pytest.raises(ConnectError, match="TLS"):
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
     assert len(seen) == 1
 
 
 def test_real_closed_port_gives_connect_error() -> None:
     with ApiClient("http://127.0.0.1:9/v1", max_retries=0, timeout=2) as client, \
             pytest.raises(ConnectError, match=r"cannot reach http://127\.0\.0\.1:9"):
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
 
 
 # --------------------------------------------------------------------------- error mapping
@@ -493,7 +493,7 @@ def test_bad_filter_answer_is_api_error(payload: Any, what: str) -> None:
 def test_huge_response_is_refused() -> None:
     with make_client(lambda r: httpx.Response(200, content=b" " * 5000), max_response_bytes=1000) as client, \
             pytest.raises(ApiError, match="larger than 1000 bytes"):
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
 
 
 # --------------------------------------------------------------------------- security
@@ -502,10 +502,10 @@ def test_huge_response_is_refused() -> None:
 def test_redirect_is_not_followed() -> None:
     handler, seen = sequence(httpx.Response(302, headers={"Location": "https://evil.example.com/v1/orders"}))
     with make_client(handler, auth=StaticTokenAuth(TOKEN)) as client, pytest.raises(ApiError) as info:
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
     assert len(seen) == 1
     msg = str(info.value)
-    assert "the API redirected GET /v1/orders/x (302) to evil.example.com" in msg
+    assert "the API redirected GET /v1/orders/1 (302) to evil.example.com" in msg
     assert "does not follow redirects" in msg and "fix DECLSYNC_API_URL" in msg
 
 
@@ -576,15 +576,15 @@ def test_client_credentials_caches_token_until_expiry() -> None:
 
     with make_client(api, auth=auth) as client:
         for _ in range(5):
-            client.get(ORDER, "x")
+            client.get(ORDER, "1")
         assert tokens.forms[0] == {"grant_type": "client_credentials", "client_id": "cid",
                                    "client_secret": "s3cret-CLIENT-99"}
         assert len(tokens.issued) == 1
         now[0] = 3600 - 61  # still inside the 60 s margin
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
         assert len(tokens.issued) == 1
         now[0] = 3600 - 59
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
         assert len(tokens.issued) == 2
     assert used[0] == "Bearer access-token-0001" and used[-1] == "Bearer access-token-0002"
 
@@ -602,7 +602,7 @@ def test_client_credentials_refreshes_once_on_401() -> None:
         return httpx.Response(200, json={"id": "1"})
 
     with make_client(api, auth=auth) as client:
-        assert client.get(ORDER, "x") == {"id": "1"}
+        assert client.get(ORDER, "1") == {"id": "1"}
         assert client.request_count == 2
     assert seen == ["Bearer access-token-0001", "Bearer access-token-0002"]
 
@@ -613,7 +613,7 @@ def test_client_credentials_gives_up_after_one_refresh() -> None:
                                  transport=httpx.MockTransport(tokens))
     with make_client(lambda r: httpx.Response(401, json={"error": "unauthorized"}), auth=auth) as client, \
             pytest.raises(AuthError, match=r"authentication failed \(401\)"):
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
     assert len(tokens.issued) == 2
 
 
@@ -622,7 +622,7 @@ def test_client_credentials_token_endpoint_refusal_hides_secret() -> None:
                                  transport=httpx.MockTransport(TokenServer()))
     with make_client(lambda r: httpx.Response(200, json={}), auth=auth) as client, \
             pytest.raises(AuthError) as info:
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
     msg = str(info.value)
     assert "wrong-SECRET-123" not in msg
     assert "token endpoint http://127.0.0.1:8080/oauth2/token refused the client credentials (401" in msg
@@ -642,7 +642,7 @@ def test_client_credentials_token_endpoint_5xx_is_retried() -> None:
     auth = ClientCredentialsAuth("http://127.0.0.1:8080/oauth2/token", "cid", "s3cret-CLIENT-99",
                                  transport=httpx.MockTransport(token_endpoint))
     with make_client(lambda r: httpx.Response(200, json={"id": "1"}), auth=auth) as client:
-        assert client.get(ORDER, "x") == {"id": "1"}
+        assert client.get(ORDER, "1") == {"id": "1"}
     assert calls == 2
 
 
@@ -714,7 +714,7 @@ def test_client_slows_down_before_running_into_429() -> None:
 
     with make_client(handler, clock=clock, parallelism=4) as client:
         for _ in range(25):
-            client.get(ORDER, "x")
+            client.get(ORDER, "1")
     assert 429 not in statuses and len(statuses) == 25
     # 25 requests at 10 per minute need at least two full windows.
     assert clock.now - t0 >= 120
@@ -724,7 +724,7 @@ def test_client_slows_down_before_running_into_429() -> None:
 def test_request_count_counts_every_attempt() -> None:
     handler, _ = sequence(httpx.Response(500), httpx.Response(200, json={"id": "1"}))
     with make_client(handler) as client:
-        client.get(ORDER, "x")
+        client.get(ORDER, "1")
         assert client.request_count == 2
 
 
@@ -735,3 +735,81 @@ def test_kindspec_page_size_controls_chunks() -> None:
         client.fetch_by_keys(small, [f"K{i}" for i in range(95)])
     assert len(server.requests) == 10
     assert all(len(body_of(r)["filter"]["key"]["in"]) <= 10 for r in server.requests)
+
+
+# --------------------------------------------------------------------------- answers are checked (issue 10)
+
+
+def test_get_by_key_refuses_an_answer_for_another_key() -> None:
+    with make_client(lambda r: httpx.Response(200, json={"id": "2", "key": "B"})) as client, \
+            pytest.raises(ApiError, match="asked for Order 'A', got the resource of key 'B'"):
+        client.get_by_key(ORDER_GET, "A")
+
+
+def test_get_and_update_refuse_an_answer_for_another_resource() -> None:
+    with make_client(lambda r: httpx.Response(200, json={"id": "2", "key": "B", "friendlyId": "O-2"})) as client:
+        for ref in ("2", "B", "O-2"):
+            assert client.get(ORDER, ref) is not None
+        with pytest.raises(ApiError, match="asked for '1', got the resource of id '2'"):
+            client.get(ORDER, "1")
+        with pytest.raises(ApiError, match="asked for '1'"):
+            client.update(ORDER, "1", {}, idempotency_key="i")
+        with pytest.raises(ApiError, match="created 'A' but the answer is the resource of key 'B'"):
+            client.create(ORDER, {"key": "A"}, idempotency_key="i")
+
+
+def test_two_resources_for_one_key_are_refused_across_pages() -> None:
+    pages = [
+        {"data": [{"id": "1", "key": "A"}], "pageInfo": {"hasNextPage": True, "endCursor": "c1"}},
+        {"data": [{"id": "1", "key": "A"}, {"id": "9", "key": "A"}], "pageInfo": {"hasNextPage": False}},
+    ]
+    handler, _ = sequence(*[httpx.Response(200, json=p) for p in pages])
+    with make_client(handler) as client, pytest.raises(ApiError, match=r"Order 'A': 2 live resources .*'1', '9'"):
+        client.fetch_by_keys(ORDER, ["A"])
+
+
+def test_the_same_resource_on_two_pages_is_one_resource() -> None:
+    pages = [
+        {"data": [{"id": "1", "key": "A"}], "pageInfo": {"hasNextPage": True, "endCursor": "c1"}},
+        {"data": [{"id": "1", "key": "A"}, {"id": "2", "key": "B"}], "pageInfo": {"hasNextPage": False}},
+    ]
+    handler, _ = sequence(*[httpx.Response(200, json=p) for p in pages])
+    with make_client(handler) as client:
+        assert set(client.fetch_by_keys(ORDER, ["A", "B"])) == {"A", "B"}
+
+
+def test_keyed_lookup_follows_at_most_keys_plus_two_pages() -> None:
+    served = [0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        served[0] += 1
+        other = {"id": f"x{served[0]}", "key": f"OTHER-{served[0]}"}
+        return httpx.Response(200, json={"data": [other], "pageInfo": {"hasNextPage": True,
+                                                                       "endCursor": f"c{served[0]}"}})
+
+    with make_client(handler) as client, pytest.raises(ApiError, match="paging would never end"):
+        client.fetch_by_keys(ORDER, ["A", "B"])
+    assert served[0] == 4
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e999", "9" * 400])
+def test_throttle_ignores_non_finite_headers(value: str) -> None:
+    throttle = Throttle(4, clock=FakeClock().time)
+    throttle.observe({"x-ratelimit-remaining": value, "x-ratelimit-reset": "30"})
+    throttle.observe({"x-ratelimit-remaining": "1", "x-ratelimit-reset": value})
+    assert 0 <= throttle.reserve() <= 120
+
+
+def test_listing_that_repeats_itself_is_bounded_and_deduplicated() -> None:
+    served = [0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        served[0] += 1
+        return httpx.Response(200, json={"data": [{"id": "1", "key": "A"}, {"id": "2", "key": "B"}],
+                                         "pageInfo": {"hasNextPage": True, "endCursor": f"c{served[0]}"}})
+
+    seen: list[str] = []
+    with make_client(handler) as client, pytest.raises(ApiError, match="3 pages in a row without a new resource"):
+        for resource in client.iter_all(ORDER):
+            seen.append(resource["id"])
+    assert seen == ["1", "2"] and served[0] == 4
