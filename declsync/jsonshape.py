@@ -27,6 +27,9 @@ class ShapeError(ValueError):
 
 
 def _is_integer(value: Any) -> bool:
+    # As JSON Schema says: a number with no fractional part (1.0 is an integer), never a boolean.
+    if isinstance(value, float):
+        return value.is_integer()
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -35,7 +38,7 @@ _TYPES: dict[str, Callable[[Any], bool]] = {
     "array": lambda v: isinstance(v, list),
     "string": lambda v: isinstance(v, str),
     "integer": _is_integer,
-    "number": lambda v: _is_integer(v) or isinstance(v, float),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
 }
@@ -76,7 +79,8 @@ def _type(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any], locati
 
 
 def _const(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any], location: str) -> None:
-    if type(value) is not type(schema["const"]) or value != schema["const"]:
+    const = schema["const"]
+    if isinstance(value, bool) != isinstance(const, bool) or value != const:
         raise ShapeError(location, f"expected {describe(schema['const'])}, found {describe(value)}")
 
 

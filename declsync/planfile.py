@@ -136,8 +136,9 @@ def _migrated(doc: Any) -> dict[str, Any]:
     version = doc.get("format_version")
     if "format_version" not in doc:
         raise ShapeError("", "required field 'format_version' is missing")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+    if isinstance(version, bool) or not isinstance(version, int | float) or version < 1 or version % 1:
         raise ShapeError("format_version", f"expected a positive integer, found {describe(version)}")
+    version = int(version)
     if version > FORMAT_VERSION:
         raise ShapeError("format_version", f"{version} is newer than this declsync ({__version__}) reads "
                                            f"(1 to {FORMAT_VERSION}); upgrade declsync, or re-run plan with this one")
@@ -182,7 +183,7 @@ def _to_plan(doc: Mapping[str, Any]) -> Plan:
     )
     return Plan(
         changes=changes, target=doc["target"], profile=doc["profile"], state_lineage=doc["state"]["lineage"],
-        state_serial=doc["state"]["serial"], created_at=doc["created_at"], notes=tuple(doc["notes"]),
+        state_serial=int(doc["state"]["serial"]), created_at=doc["created_at"], notes=tuple(doc["notes"]),
         forget=tuple(doc["forget"]),
     )
 
