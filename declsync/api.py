@@ -107,6 +107,7 @@ def plan(
     allow_mass_delete: bool = False,
     max_delete_fraction: float | None = None,
     parallelism: int = 16,
+    insecure_http: bool = False,
 ) -> Plan:
     """The plan ``declsync plan`` would print for ``paths``: read-only, never writes to the API.
 
@@ -124,7 +125,7 @@ def plan(
     [(<Action.CREATE: 'create'>, 'Carrier/CARR-SWIFTLINE')]
     """
     settings = Settings(api_url=api_url, token=token, client_id=client_id, client_secret=client_secret,
-                        token_url=token_url, parallelism=parallelism)
+                        token_url=token_url, parallelism=parallelism, insecure_http=insecure_http)
     selection = Selection(targets=tuple(target), excludes=tuple(exclude), kinds=tuple(kinds))
     options = prune_options(prune, allow_mass_delete, max_delete_fraction)
     the_profile = _profile(profile)
@@ -146,6 +147,7 @@ def apply(
     state: str | Path | None = None,
     profile: ProfileArg = None,
     parallelism: int = 16,
+    insecure_http: bool = False,
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> ApplyResult:
     """Apply ``plan`` exactly as ``declsync apply PLANFILE`` does: under the state lock,
@@ -163,7 +165,7 @@ def apply(
     (True, 'Apply complete: 9 created, 0 updated.')
     """
     settings = Settings(api_url=api_url, token=token, client_id=client_id, client_secret=client_secret,
-                        token_url=token_url, parallelism=parallelism)
+                        token_url=token_url, parallelism=parallelism, insecure_http=insecure_http)
     the_profile = _profile(profile)
     store = StateStore(state or DEFAULT_STATE)
     with store.locked(operation="apply") as locked, _target(settings, the_profile) as api:

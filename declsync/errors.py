@@ -163,7 +163,13 @@ class ConflictError(ApiError):
 
 
 class StalePlanError(DeclsyncError):
-    pass
+    """A saved plan refused before any write. ``reasons``: one line per resource that moved
+    (``Customer/C changed since the plan (updatedAt … → …)``); empty when the whole plan is
+    refused (another target or state file)."""
+
+    def __init__(self, message: str, *, reasons: Sequence[str] = ()) -> None:
+        self.reasons = tuple(reasons)
+        super().__init__(message)
 
 
 class ApplyError(DeclsyncError):

@@ -77,8 +77,10 @@ def test_apply_refuses_a_stale_plan_before_any_write(sandbox, workdir: Path) -> 
         live = http.get("customers", params={"key": "CUST-ACME"}).json()
         http.patch(f"customers/{live['id']}", json={"website": "https://elsewhere.example"}).raise_for_status()
     sandbox.reset_stats()
-    with pytest.raises(declsync.StalePlanError, match="CUST-ACME changed since the plan"):
+    with pytest.raises(declsync.StalePlanError, match="CUST-ACME changed since the plan") as info:
         declsync.apply(plan, **url(sandbox))
+    (reason,) = info.value.reasons
+    assert reason.startswith("Customer/CUST-ACME changed since the plan")
     assert sandbox.stats()["writes"] == 0
 
 
