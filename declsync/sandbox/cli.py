@@ -15,7 +15,6 @@ import click
 from declsync.errors import ConfigError
 from declsync.profile import Profile, load_profile
 from declsync.sandbox.config import SandboxConfig
-from declsync.sandbox.store import Store
 
 __all__ = ["DEFAULT_DB", "parse_clients", "parse_duration", "parse_rate_limit", "sandbox_group"]
 
@@ -144,6 +143,7 @@ def seed_command(ctx: click.Context, db: str | None) -> None:
     path = _db_path(_inherited(ctx, "db", db) or str(DEFAULT_DB))
     profile = _profile(_inherited(ctx, "profile_path", None))
     from declsync.sandbox.seed import seed_demo
+    from declsync.sandbox.store import Store
 
     store = Store(path)
     try:
@@ -162,6 +162,8 @@ def reset_command(ctx: click.Context, db: str | None) -> None:
     if path != ":memory:" and not Path(path).exists():
         click.echo(f"Nothing to reset: {path} does not exist.")
         return
+    from declsync.sandbox.store import Store
+
     store = Store(path)
     try:
         count = store.count(include_deleted=True)
