@@ -194,3 +194,43 @@ def test_the_built_in_checker_agrees_with_jsonschema(data: st.DataObject, value:
     except ShapeError:
         ours = False
     assert ours == expected_valid
+
+
+# ---------------------------------------------------------------- any plan survives the file
+
+TEXT = st.text(max_size=8)
+OBJECTS = st.dictionaries(TEXT, JSON, max_size=3)
+
+
+@st.composite
+def changes(draw: st.DrawFn) -> Change:
+    action = draw(st.sampled_from(list(Action)))
+    needs_patch = action in (Action.CREATE, Action.UPDATE)
+    return Change(
+        action=action, kind=draw(st.text(min_size=1, max_size=6)), key=draw(st.text(min_size=1, max_size=6)),
+        source=draw(TEXT),
+        id=draw(TEXT.filter(bool)) if action in (Action.UPDATE, Action.DELETE) else draw(st.none() | TEXT),
+        patch=draw(OBJECTS) if needs_patch else draw(st.none() | OBJECTS),
+        before=draw(st.none() | OBJECTS), after=draw(st.none() | OBJECTS), spec=draw(OBJECTS),
+        warnings=tuple(draw(st.lists(TEXT, max_size=2))),
+        field_changes=tuple(draw(st.lists(st.builds(
+            FieldChange, path=TEXT, before=JSON, after=JSON, reason=st.sampled_from(["set", "removed", "replaced"]),
+            drift=st.booleans(), details=st.lists(TEXT, max_size=2).map(tuple)), max_size=2))),
+        json_patch=tuple(draw(st.lists(OBJECTS, max_size=2))),
+        observed_updated_at=draw(st.none() | TEXT), depends_on=tuple(draw(st.lists(TEXT, max_size=2))),
+        sensitive=tuple(draw(st.lists(st.sampled_from(["notes", "a.b", "x"]), max_size=2, unique=True))),
+        previous_key=draw(st.none() | TEXT), prevent_destroy=draw(st.booleans()),
+    )
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(st.builds(Plan, changes=st.lists(changes(), max_size=3).map(tuple), target=TEXT, profile=TEXT,
+                 state_lineage=st.none() | TEXT, state_serial=st.integers(0, 10**6), created_at=TEXT,
+                 notes=st.lists(TEXT, max_size=2).map(tuple), forget=st.lists(TEXT, max_size=2).map(tuple)))
+def test_any_plan_reads_back_as_written_masked(plan: Plan) -> None:
+    """decode(encode(p)) is p with its display values masked: the file loses nothing apply uses."""
+    from declsync.sensitive import mask_plan
+
+    doc = json.loads(planfile.dumps(plan))
+    jsonschema.validate(doc, planfile.schema(), cls=jsonschema.Draft202012Validator)
+    assert planfile.decode(doc) == mask_plan(plan)
