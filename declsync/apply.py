@@ -422,4 +422,4 @@ def check_stale(plan: Plan, client: _Client, profile: Profile, state: State) -> 
             elif c.action is not Action.CREATE and now is not None and now.get("updatedAt") != c.observed_updated_at:
                 moved.append(f"{c.address} changed since the plan (updatedAt {c.observed_updated_at} → {now.get('updatedAt')})")
     if moved:
-        raise StalePlanError("stale plan: re-run plan. Nothing was applied.\n  " + "\n  ".join(moved))
+        raise StalePlanError("stale plan: re-run plan. Nothing was applied.\n  " + "\n  ".join(moved), reasons=moved)

@@ -7,11 +7,9 @@ Exit codes follow Terraform: 0 success (or no changes), 1 error, 2 changes prese
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
-import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,24 +17,13 @@ from typing import Any, TypeVar
 
 import click
 
-from declsync import __version__
-from declsync.apply import Applier, ApplyResult, Outcome, check_stale
+from declsync import __version__, planfile, workflow
+from declsync.apply import ApplyResult, Outcome
 from declsync.client import DEFAULT_DEADLINE, DEFAULT_REQUEST_TIMEOUT
-from declsync.config import load_config
-from declsync.errors import ConfigError, DeclsyncError, ManifestError, StalePlanError, redact
-from declsync.importer import (
-    Imported,
-    Per,
-    check_overwrite,
-    fetch_live_resources,
-    import_resources,
-    plan_files,
-    write_files,
-)
+from declsync.errors import ConfigError, DeclsyncError, MassDeleteError, PlanFileError, redact
+from declsync.importer import Per
 from declsync.manifest import load_manifests
-from declsync.pipeline import build_plan
 from declsync.plan import Action, Plan
-from declsync.planner import lookup_set
 from declsync.profile import Profile, load_profile
 from declsync.progress import make_progress
 from declsync.prune import DEFAULT_MAX_DELETE_FRACTION, PruneOptions
@@ -44,7 +31,7 @@ from declsync.render import render_json, render_text
 from declsync.render_markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS, render_markdown
 from declsync.sandbox.cli import sandbox_group
 from declsync.schema import manifest_schema
-from declsync.selection import Selection, select
+from declsync.selection import Selection
 from declsync.state import StateStore
 from declsync.target import Settings, open_target
 
@@ -136,29 +123,16 @@ def prune_options(f: F) -> F:
 
 
 def _prune(kw: dict[str, Any]) -> PruneOptions:
-    enabled, allow, fraction = kw.pop("prune"), kw.pop("allow_mass_delete"), kw.pop("max_delete_fraction")
-    config = load_config()
-    if fraction is None:
-        fraction = config.max_delete_fraction if config.max_delete_fraction is not None else DEFAULT_MAX_DELETE_FRACTION
-    return PruneOptions(enabled=config.prune if enabled is None else enabled, allow_mass_delete=allow,
-                        max_delete_fraction=fraction)
+    return workflow.prune_options(kw.pop("prune"), kw.pop("allow_mass_delete"), kw.pop("max_delete_fraction"))
 
 
 def _plan_resources(
     client: Any, resources: list[Any], profile: Profile, state: Any, selection: Selection, target: str,
-    **extra: Any,
+    *, prune: PruneOptions,
 ) -> Plan:
     """Select, fetch (with progress on a terminal) and plan."""
-    selected, left_out, notes = select(resources, selection, profile)
-    prune = extra.get("prune")
-    if selection.active and isinstance(prune, PruneOptions):
-        extra["prune"] = dataclasses.replace(prune, scope=selection.matches_address)
-    # Computed once: its size is the progress total, and build_plan fetches exactly these keys.
-    lookups = lookup_set(selected, profile)
-    total = sum(len(keys) for keys in lookups.values())
-    with make_progress().task("Fetching live state", total) as tick:
-        return build_plan(client, selected, profile, state, target=target, notes=notes, progress=tick,
-                          excluded=left_out, lookups=lookups, **extra)
+    return workflow.plan_resources(client, resources, profile, state, selection, target, prune=prune,
+                                   progress=make_progress())
 
 
 def _settings(kw: dict[str, Any]) -> Settings:
@@ -204,16 +178,7 @@ def validate(paths: tuple[str, ...], profile_path: str | None) -> int:
 
 
 def _write_plan_file(plan: Plan, out: str) -> None:
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(render_json(plan))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    planfile.write(plan, out)
 
 
 def _show_plan(plan: Plan, fmt: str, no_color: bool, compact: bool = False,
@@ -258,10 +223,7 @@ def _is_plan_file(paths: tuple[str, ...]) -> bool:
 
 
 def _read_plan_file(path: str) -> Plan:
-    try:
-        return Plan.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{path} is not a saved declsync plan ({exc}); create one with `declsync plan --out FILE`") from None
+    return planfile.read(path)
 
 
 def _confirm(auto_approve: bool) -> None:
@@ -309,9 +271,7 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
     verbose = bool(ctx.obj and ctx.obj.get("verbose"))
     with store.locked(operation="apply") as locked, open_target(settings, profile, _err) as target:
         if saved is not None:
-            if saved.target and saved.target != target.description:
-                raise StalePlanError(f"stale plan: it was made for {saved.target}, not {target.description}; re-run plan")
-            check_stale(saved, target.client, profile, locked.state)
+            workflow.check_saved_plan(saved, target.description, target.client, profile, locked.state)
             the_plan = saved
         else:
             assert resources is not None
@@ -320,7 +280,7 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
         _show_plan(the_plan, fmt, no_color, compact, max_chars)
         if not the_plan.has_changes:
             # Still record adopted/unchanged resources so later plans know their last-applied spec.
-            Applier(target.client, profile, locked, parallelism=settings.parallelism).run(the_plan)
+            workflow.record_unchanged(the_plan, target.client, profile, locked, settings.parallelism)
             return 0
         _confirm(auto_approve)
         # The time a user spent reading the plan at the prompt is not the API's.
@@ -336,10 +296,18 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
                     _err(f"  {outcome.status}: {outcome.address} {outcome.message}".rstrip())
                 tick(1)
 
-            applier = Applier(target.client, profile, locked, parallelism=settings.parallelism, on_outcome=progress,
-                              guard_updates=saved is not None)
-            result = applier.run(the_plan)
+            result = workflow.execute(the_plan, target.client, profile, locked, parallelism=settings.parallelism,
+                                      on_outcome=progress, saved=saved is not None)
     return _report(result)
+
+
+@cli.command()
+@click.argument("planfile", type=click.Path(dir_okay=False))
+@output_options
+def show(planfile: str, fmt: str, no_color: bool, compact: bool, max_chars: int) -> int:
+    """Show a saved plan (PLANFILE from `plan --out`) without contacting the API."""
+    _show_plan(_read_plan_file(planfile), fmt, no_color, compact, max_chars)
+    return 0
 
 
 @cli.command("force-unlock")
@@ -373,16 +341,12 @@ def import_(kind_name: str, keys: tuple[str, ...], all_: bool, out_dir: str, per
         raise click.UsageError("give the keys to import, or --all (not both)")
     store = StateStore(state_path)
     with store.locked(operation="import") as locked, open_target(settings, profile, _err) as target:
-        live = fetch_live_resources(target.client, kind, keys, all_)
-        if not live:
-            _err(f"No {kind.name} resources with a client key found; nothing was imported.")
-            return 0
-        items = import_resources(target.client, kind, profile, live)
-        files = plan_files(items, kind, Path(out_dir), per)
-        check_overwrite(files, force=force)
-        _refuse_declared_elsewhere(items, files, Path(out_dir), profile, force)
-        written = write_files(files, kind, target.description, force=force, state=locked.state)
-        locked.save()
+        done = workflow.import_kind(target.client, kind, keys, all_, out_dir=Path(out_dir), per=per, force=force,
+                                    profile=profile, locked=locked, target=target.description)
+    if not done.items:
+        _err(f"No {kind.name} resources with a client key found; nothing was imported.")
+        return 0
+    items, written = done.items, done.written
     n = len(items)
     click.echo(f"Imported {n} {kind.name} resource{'s' if n != 1 else ''} into {len(written)} "
                f"file{'s' if len(written) != 1 else ''}:")
@@ -391,23 +355,6 @@ def import_(kind_name: str, keys: tuple[str, ...], all_: bool, out_dir: str, per
     click.echo(f"Recorded {'them' if n != 1 else 'it'} in {state_path}; `declsync plan` shows no changes for "
                f"{'them' if n != 1 else 'it'}.")
     return 0
-
-
-def _refuse_declared_elsewhere(items: Sequence[Imported], files: Any, out_dir: Path, profile: Profile,
-                               force: bool) -> None:
-    """An imported resource already declared in another file under OUT would be declared twice."""
-    if not out_dir.is_dir():
-        return
-    try:
-        existing = load_manifests([out_dir], profile)
-    except ManifestError:
-        return  # the user's manifests have problems of their own; validate reports them
-    replaced = {p.resolve() for p in files} if force else set()
-    wanted = {(i.kind, i.key) for i in items}
-    clashes = [r for r in existing if (r.kind, r.key) in wanted and Path(r.file).resolve() not in replaced]
-    if clashes:
-        raise ConfigError("already declared: " + ", ".join(f"{r.address} at {r.source}" for r in clashes)
-                          + "; nothing was imported")
 
 
 @cli.command()
@@ -424,6 +371,21 @@ def schema(out: str | None, profile_path: str | None) -> int:
     else:
         click.echo(text, nl=False)
     return 0
+
+
+# The library's errors say what happened in its own terms; these add the command-line words.
+_CLI_WORDS: dict[type[DeclsyncError], Callable[[Any], str]] = {
+    MassDeleteError: lambda e: e.describe("pass --allow-mass-delete (or raise --max-delete-fraction)"),
+    PlanFileError: lambda e: f"{e}; create one with `declsync plan --out FILE`",
+}
+
+
+def _words(exc: DeclsyncError) -> str:
+    """``exc`` as the CLI says it."""
+    for kind in type(exc).__mro__:
+        if kind in _CLI_WORDS:
+            return _CLI_WORDS[kind](exc)
+    return str(exc)
 
 
 def _verbose(argv: Sequence[str] | None) -> bool:
@@ -449,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         exc.show()
         sys.exit(1)
     except DeclsyncError as exc:
-        _err(f"Error: {exc}")
+        _err(f"Error: {_words(exc)}")
         if verbose:
             cause = exc.__cause__ or exc.__context__
             while cause is not None:

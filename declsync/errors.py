@@ -19,6 +19,11 @@ elsewhere, e.g. a server's error body).
     ├── StalePlanError        a saved plan no longer matches live state
     ├── ApplyError            apply finished with failed resources
     └── ConfigError           invalid settings (URL, credentials, flags)
+        ├── PlanFileError     a saved plan file is unreadable, malformed or of an unknown version
+        └── MassDeleteError   prune would delete more than the allowed fraction of managed resources
+
+Errors about a policy carry what and how many as fields (``MassDeleteError.deletes``,
+``.managed``, ``.max_fraction``), not which command-line flag to pass: the CLI words them.
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ __all__ = [
     "ConnectError",
     "DeclsyncError",
     "ManifestError",
+    "MassDeleteError",
     "PlanError",
+    "PlanFileError",
     "Problem",
     "ProfileError",
     "StalePlanError",
@@ -156,8 +163,52 @@ class ConflictError(ApiError):
 
 
 class StalePlanError(DeclsyncError):
-    pass
+    """A saved plan refused before any write. ``reasons``: one line per resource that moved
+    (``Customer/C changed since the plan (updatedAt … → …)``); empty when the whole plan is
+    refused (another target or state file)."""
+
+    def __init__(self, message: str, *, reasons: Sequence[str] = ()) -> None:
+        self.reasons = tuple(reasons)
+        super().__init__(message)
 
 
 class ApplyError(DeclsyncError):
     pass
+
+
+class PlanFileError(ConfigError):
+    """A saved plan that cannot be used: ``path``, the place inside it (``location``,
+    e.g. ``changes[3].action``; empty for the whole file) and what is wrong (``reason``)."""
+
+    def __init__(self, path: str, reason: str, *, location: str = "") -> None:
+        self.path = path
+        self.reason = reason
+        self.location = location
+        where = f"{location}: " if location else ""
+        super().__init__(f"{path} is not a saved declsync plan ({where}{reason})")
+
+
+class MassDeleteError(ConfigError):
+    """Prune would delete ``len(deletes)`` of the ``managed`` resources, more than ``max_fraction``.
+
+    ``deletes`` are the addresses (``Kind/KEY``). ``hint`` is the last sentence of the
+    message: how to allow it; the library's default names its own parameters."""
+
+    def __init__(self, deletes: Sequence[str], managed: int, max_fraction: float,
+                 hint: str = "pass allow_mass_delete=True (or raise max_delete_fraction)") -> None:
+        self.deletes = tuple(deletes)
+        self.managed = managed
+        self.max_fraction = max_fraction
+        self.hint = hint
+        super().__init__(self.describe(hint))
+
+    @property
+    def fraction(self) -> float:
+        return len(self.deletes) / max(1, self.managed)
+
+    def describe(self, hint: str) -> str:
+        """The message, ending with ``hint`` (how to allow it, in the caller's words)."""
+        shown = ", ".join(self.deletes[:10]) + (", …" if len(self.deletes) > 10 else "")
+        return (f"refusing to prune {len(self.deletes)} of the {self.managed} resources declsync manages "
+                f"({self.fraction:.0%}, more than the {self.max_fraction:.0%} allowed): {shown}. "
+                f"If that is intended, {hint}. Nothing was changed.")

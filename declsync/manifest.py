@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -645,6 +644,9 @@ def _load_all(files: list[tuple[Path, str]], profile: Profile, limits: Limits) -
     if workers < 2 or total < PARALLEL_MIN_BYTES:
         return [_load_file(p, d, profile, limits) for p, d in files]
     # YAML parsing is CPU-bound Python: spread files over processes, keep file order.
+    # (Imported here: multiprocessing is only worth its import time for large manifest sets.)
+    from concurrent.futures import ProcessPoolExecutor
+
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(_load_file, *zip(*files, strict=True), [profile] * len(files), [limits] * len(files)))
 

@@ -17,7 +17,6 @@ from declsync.planner import ResourceKey, lookup_set, make_plan
 from declsync.profile import KindSpec, Profile, format_path
 from declsync.prune import PruneOptions, undeclared
 from declsync.refs import find_refs
-from declsync.sensitive import annotate
 from declsync.state import State, StateEntry
 
 __all__ = ["build_plan", "fetch_live"]
@@ -81,7 +80,7 @@ def build_plan(
             if entry is not None:
                 last_applied[(r.kind, key)] = entry.spec
                 state_ids[(r.kind, key)] = entry.id
-    plan = make_plan(
+    return make_plan(
         resources,
         live,
         last_applied,
@@ -96,7 +95,6 @@ def build_plan(
         prune=prune,
         also_declared=kept,
     )
-    return annotate(plan, resources, profile)
 
 
 def _fetch_pruned(

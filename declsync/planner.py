@@ -30,6 +30,7 @@ from declsync.plan import Action, Change, FieldChange, Plan
 from declsync.profile import FieldSpec, KindSpec, Profile, format_path
 from declsync.prune import PruneOptions, check_mass_delete, plan_prune
 from declsync.refs import find_cycle, find_refs, substitute_refs
+from declsync.sensitive import annotate, mask_plan
 from declsync.state import StateEntry
 
 __all__ = ["ResourceKey", "lookup_set", "make_plan", "plan_resource"]
@@ -375,7 +376,7 @@ def make_plan(
     if problems:
         raise PlanError(problems)
     check_mass_delete(pruned.changes, len(state_entries), options)
-    return Plan(
+    plan = Plan(
         changes=(*changes, *pruned.changes),
         target=target,
         profile=profile.name,
@@ -385,6 +386,9 @@ def make_plan(
         notes=(*notes, *pruned.notes),
         forget=tuple(pruned.forget),
     )
+    # Masked here, where every plan is made: no public path yields a sensitive value in clear
+    # (``patch`` and ``spec`` keep theirs: apply sends and records them).
+    return mask_plan(annotate(plan, resources, profile))
 
 
 def _renames(

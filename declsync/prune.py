@@ -25,7 +25,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from declsync.errors import ConfigError, Problem
+from declsync.errors import MassDeleteError, Problem
 from declsync.plan import Action, Change, FieldChange
 from declsync.profile import FieldSpec, KindSpec, Profile, format_path, is_ref_marker
 from declsync.refs import topological_levels
@@ -213,12 +213,6 @@ def check_mass_delete(deletes: Sequence[Change], managed: int, options: PruneOpt
     """Refuse a plan that deletes more than ``options.max_delete_fraction`` of the managed resources."""
     if not deletes or options.allow_mass_delete:
         return
-    fraction = len(deletes) / max(1, managed)
-    if fraction <= options.max_delete_fraction:
+    if len(deletes) / max(1, managed) <= options.max_delete_fraction:
         return
-    shown = ", ".join(c.address for c in deletes[:10]) + (", …" if len(deletes) > 10 else "")
-    raise ConfigError(
-        f"refusing to prune {len(deletes)} of the {managed} resources declsync manages "
-        f"({fraction:.0%}, more than the {options.max_delete_fraction:.0%} allowed): {shown}. "
-        "If that is intended, pass --allow-mass-delete (or raise --max-delete-fraction). Nothing was changed."
-    )
+    raise MassDeleteError([c.address for c in deletes], managed, options.max_delete_fraction)

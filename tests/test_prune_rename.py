@@ -13,7 +13,7 @@ from helpers import live_order, resource
 
 from declsync.apply import Applier, check_stale
 from declsync.config import load_config
-from declsync.errors import ApiError, ConfigError, ManifestError, PlanError, StalePlanError
+from declsync.errors import ApiError, ConfigError, ManifestError, MassDeleteError, PlanError, StalePlanError
 from declsync.manifest import Resource, load_manifests
 from declsync.plan import Action, Plan
 from declsync.planner import lookup_set, make_plan
@@ -130,8 +130,12 @@ def test_mass_delete_needs_allow_or_a_higher_fraction() -> None:
     for k in ("G1", "G2"):
         live[("Customer", k)] = customer(k, k.lower())
     state = [*entries, entry("Customer", "G1", "g1"), entry("Customer", "G2", "g2")]
-    with pytest.raises(ConfigError, match=r"refusing to prune 2 of the 5 .*40%.*--allow-mass-delete"):
+    with pytest.raises(MassDeleteError, match=r"refusing to prune 2 of the 5 .*40%") as info:
         make_plan(resources, live, {}, PROFILE, state_entries=state, prune=PRUNE)
+    # What and how many, as fields; the library names no command-line flag (the CLI words it).
+    assert (info.value.deletes, info.value.managed) == (("Customer/G1", "Customer/G2"), 5)
+    assert info.value.max_fraction == PRUNE.max_delete_fraction
+    assert "--" not in str(info.value) and isinstance(info.value, ConfigError)
     assert make_plan(resources, live, {}, PROFILE, state_entries=state, prune=ALL).count(Action.DELETE) == 2
     relaxed = PruneOptions(enabled=True, max_delete_fraction=0.5)
     assert make_plan(resources, live, {}, PROFILE, state_entries=state, prune=relaxed).count(Action.DELETE) == 2

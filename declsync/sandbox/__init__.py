@@ -12,12 +12,23 @@ latency and fault injection used by tests and benchmarks::
         ...  # talk to server.base_url; server.fail_next(3); server.stats()
 """
 
-from declsync.sandbox.app import SandboxApp
-from declsync.sandbox.config import SandboxConfig
-from declsync.sandbox.openapi import build_openapi
-from declsync.sandbox.seed import seed_demo
-from declsync.sandbox.server import SandboxServer, sandbox_server, serve_forever
-from declsync.sandbox.store import Store
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# Loaded on first use: the server stack (starlette, uvicorn) is imported only by the
+# code that serves, never by ``declsync --help`` or a command that targets a real API.
+_EXPORTS = {
+    "SandboxApp": "declsync.sandbox.app",
+    "SandboxConfig": "declsync.sandbox.config",
+    "build_openapi": "declsync.sandbox.openapi",
+    "seed_demo": "declsync.sandbox.seed",
+    "SandboxServer": "declsync.sandbox.server",
+    "sandbox_server": "declsync.sandbox.server",
+    "serve_forever": "declsync.sandbox.server",
+    "Store": "declsync.sandbox.store",
+}
 
 __all__ = [
     "SandboxApp",
@@ -29,3 +40,21 @@ __all__ = [
     "seed_demo",
     "serve_forever",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'declsync.sandbox' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from declsync.sandbox.app import SandboxApp
+    from declsync.sandbox.config import SandboxConfig
+    from declsync.sandbox.openapi import build_openapi
+    from declsync.sandbox.seed import seed_demo
+    from declsync.sandbox.server import SandboxServer, sandbox_server, serve_forever
+    from declsync.sandbox.store import Store

@@ -15,9 +15,6 @@ import click
 from declsync.errors import ConfigError
 from declsync.profile import Profile, load_profile
 from declsync.sandbox.config import SandboxConfig
-from declsync.sandbox.seed import seed_demo
-from declsync.sandbox.server import serve_forever
-from declsync.sandbox.store import Store
 
 __all__ = ["DEFAULT_DB", "parse_clients", "parse_duration", "parse_rate_limit", "sandbox_group"]
 
@@ -124,6 +121,9 @@ def sandbox_group(
     def announce(base_url: str) -> None:
         click.echo(f"Sandbox API at {base_url} (database {db}, {auth}); Ctrl-C stops", err=True)
 
+    # Imported here: uvicorn and starlette load only when a sandbox is served.
+    from declsync.sandbox.server import serve_forever
+
     serve_forever(config, host, port, announce=announce)
 
 
@@ -142,6 +142,9 @@ def seed_command(ctx: click.Context, db: str | None) -> None:
     """Load demo data (keys DEMO-…); resources already there are kept."""
     path = _db_path(_inherited(ctx, "db", db) or str(DEFAULT_DB))
     profile = _profile(_inherited(ctx, "profile_path", None))
+    from declsync.sandbox.seed import seed_demo
+    from declsync.sandbox.store import Store
+
     store = Store(path)
     try:
         result = seed_demo(store, profile)
@@ -159,6 +162,8 @@ def reset_command(ctx: click.Context, db: str | None) -> None:
     if path != ":memory:" and not Path(path).exists():
         click.echo(f"Nothing to reset: {path} does not exist.")
         return
+    from declsync.sandbox.store import Store
+
     store = Store(path)
     try:
         count = store.count(include_deleted=True)

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-import declsync.cli
+import declsync.workflow
 from declsync.client import ApiClient
 from declsync.sandbox import SandboxServer
 
@@ -90,13 +90,13 @@ def test_delete_race_refuses_the_whole_plan(sandbox: SandboxServer, workdir: Pat
 
 def _strike_after_check(monkeypatch: pytest.MonkeyPatch, strike: Callable[[], None]) -> None:
     """Run ``strike`` (the other writer) right after the stale-plan check passed, before any write."""
-    original = declsync.cli.check_stale
+    original = declsync.workflow.check_stale
 
     def check_then_strike(*args: Any, **kwargs: Any) -> None:
         original(*args, **kwargs)
         strike()
 
-    monkeypatch.setattr(declsync.cli, "check_stale", check_then_strike)
+    monkeypatch.setattr(declsync.workflow, "check_stale", check_then_strike)
 
 
 def test_update_race_after_the_check_is_not_overwritten(sandbox: SandboxServer, workdir: Path, http: httpx.Client,

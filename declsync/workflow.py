@@ -1,0 +1,147 @@
+"""The steps of a command, between "arguments parsed" and "result rendered".
+
+Both faces call these: the library (``declsync.api``) and the CLI (``declsync.cli``),
+so a Python job and ``declsync plan``/``apply``/``import`` decide the same things the
+same way: the prune scope of a selection, the ``declsync.yaml`` settings, the checks
+of a saved plan, the recording of unchanged resources, the steps of an import.
+
+The planning stack (deepdiff, jsonpatch) and the sandbox server are imported inside the
+steps that need them, so that ``declsync --help`` and ``validate`` never load them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from declsync.apply import Applier, ApplyResult, Outcome, check_stale
+from declsync.config import load_config
+from declsync.errors import ConfigError, ManifestError, StalePlanError
+from declsync.importer import (
+    Imported,
+    Per,
+    check_overwrite,
+    fetch_live_resources,
+    import_resources,
+    plan_files,
+    write_files,
+)
+from declsync.manifest import Resource, load_manifests
+from declsync.plan import Plan
+from declsync.profile import KindSpec, Profile
+from declsync.progress import NullProgress, Tick
+from declsync.prune import DEFAULT_MAX_DELETE_FRACTION, PruneOptions
+from declsync.selection import Selection, select
+from declsync.state import LockedState, State
+
+__all__ = [
+    "ImportOutcome",
+    "ProgressLike",
+    "check_saved_plan",
+    "execute",
+    "import_kind",
+    "plan_resources",
+    "prune_options",
+    "record_unchanged",
+]
+
+
+class ProgressLike(Protocol):
+    def task(self, label: str, total: int) -> AbstractContextManager[Tick]: ...
+
+
+def prune_options(enabled: bool | None, allow_mass_delete: bool = False, max_delete_fraction: float | None = None,
+                  directory: str | Path | None = None) -> PruneOptions:
+    """Prune settings: the arguments, then ``declsync.yaml`` of ``directory`` (default: the
+    working directory), then the defaults. ``enabled=None``: as the file says."""
+    config = load_config(directory)
+    fraction = max_delete_fraction
+    if fraction is None:
+        fraction = config.max_delete_fraction if config.max_delete_fraction is not None else DEFAULT_MAX_DELETE_FRACTION
+    return PruneOptions(enabled=config.prune if enabled is None else enabled, allow_mass_delete=allow_mass_delete,
+                        max_delete_fraction=fraction)
+
+
+def plan_resources(
+    client: Any, resources: Sequence[Resource], profile: Profile, state: State, selection: Selection, target: str,
+    *, prune: PruneOptions | None = None, progress: ProgressLike | None = None,
+) -> Plan:
+    """Select, fetch live state (ticking ``progress``) and plan. With a selection, prune
+    stays inside it: a restricted plan never deletes what it was not restricted to."""
+    from declsync.pipeline import build_plan
+    from declsync.planner import lookup_set
+
+    selected, left_out, notes = select(list(resources), selection, profile)
+    if selection.active and prune is not None:
+        prune = dataclasses.replace(prune, scope=selection.matches_address)
+    # Computed once: its size is the progress total, and build_plan fetches exactly these keys.
+    lookups = lookup_set(selected, profile)
+    total = sum(len(keys) for keys in lookups.values())
+    with (progress or NullProgress()).task("Fetching live state", total) as tick:
+        return build_plan(client, selected, profile, state, target=target, notes=notes, progress=tick,
+                          excluded=left_out, lookups=lookups, prune=prune)
+
+
+def check_saved_plan(saved: Plan, target: str, client: Any, profile: Profile, state: State) -> None:
+    """Refuse a saved plan, before any write, made for another target or against anything
+    that moved since (``StalePlanError`` saying what)."""
+    if saved.target and saved.target != target:
+        raise StalePlanError(f"stale plan: it was made for {saved.target}, not {target}; re-run plan")
+    check_stale(saved, client, profile, state)
+
+
+def record_unchanged(plan: Plan, client: Any, profile: Profile, locked: LockedState, parallelism: int) -> ApplyResult:
+    """A plan without changes still records adopted and unchanged resources, so that later
+    plans know their last-applied spec."""
+    return Applier(client, profile, locked, parallelism=parallelism).run(plan)
+
+
+def execute(plan: Plan, client: Any, profile: Profile, locked: LockedState, *, parallelism: int,
+            on_outcome: Callable[[Outcome], None] | None = None, saved: bool = False) -> ApplyResult:
+    """Apply ``plan``. A ``saved`` plan re-reads each resource right before its PATCH and
+    sends If-Match, so a change made after the stale check is never overwritten."""
+    applier = Applier(client, profile, locked, parallelism=parallelism, on_outcome=on_outcome, guard_updates=saved)
+    return applier.run(plan)
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    items: tuple[Imported, ...]
+    written: tuple[Path, ...]
+
+
+def import_kind(client: Any, kind: KindSpec, keys: Sequence[str], all_: bool, *, out_dir: Path, per: Per,
+                force: bool, profile: Profile, locked: LockedState, target: str) -> ImportOutcome:
+    """Write manifests for live resources of ``kind`` and record them in the state (saved).
+    Nothing found: an empty outcome, nothing written."""
+    live = fetch_live_resources(client, kind, keys, all_)
+    if not live:
+        return ImportOutcome((), ())
+    items = import_resources(client, kind, profile, live)
+    files = plan_files(items, kind, out_dir, per)
+    check_overwrite(files, force=force)
+    _refuse_declared_elsewhere(items, files, out_dir, profile, force)
+    written = write_files(files, kind, target, force=force, state=locked.state)
+    locked.save()
+    return ImportOutcome(tuple(items), tuple(written))
+
+
+def _refuse_declared_elsewhere(items: Sequence[Imported], files: Any, out_dir: Path, profile: Profile,
+                               force: bool) -> None:
+    """An imported resource already declared in another file under OUT would be declared twice."""
+    if not out_dir.is_dir():
+        return
+    try:
+        existing = load_manifests([out_dir], profile)
+    except ManifestError:
+        return  # the user's manifests have problems of their own; validate reports them
+    replaced = {p.resolve() for p in files} if force else set()
+    wanted = {(i.kind, i.key) for i in items}
+    clashes = [r for r in existing if (r.kind, r.key) in wanted and Path(r.file).resolve() not in replaced]
+    if clashes:
+        raise ConfigError("already declared: " + ", ".join(f"{r.address} at {r.source}" for r in clashes)
+                          + "; nothing was imported")

@@ -1,0 +1,52 @@
+"""Start-up: the command line loads only what a command needs. The sandbox server stack
+(starlette, uvicorn) is for ``declsync sandbox`` and the embedded default; the planning
+stack (deepdiff, jsonpatch) for computing a plan; rich for nothing. Checked in a fresh
+interpreter each (``sys.modules`` on the way out), never by timing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+SERVER = {"starlette", "uvicorn"}
+PLANNING = {"deepdiff", "jsonpatch"}
+
+
+def loaded_by(code: str, cwd: Path = REPO) -> set[str]:
+    """Top-level packages loaded by running ``code`` in a fresh interpreter."""
+    probe = ("import atexit, json, sys\n"
+             "atexit.register(lambda: print('\\nLOADED ' + json.dumps(sorted({m.split('.')[0] for m in sys.modules}))))\n")
+    done = subprocess.run([sys.executable, "-c", probe + code], capture_output=True, text=True, cwd=cwd, timeout=120)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("LOADED "))
+    return set(json.loads(line.removeprefix("LOADED ")))
+
+
+def cli(*args: str) -> str:
+    return f"import sys\nfrom declsync.cli import main\nsys.argv = ['declsync', *{list(args)!r}]\nmain()"
+
+
+@pytest.mark.parametrize("code", ["import declsync.cli", "import declsync", cli("--help"), cli("plan", "--help"),
+                                  cli("validate", str(REPO / "manifests"))])
+def test_help_and_validate_load_neither_the_server_nor_the_planning_stack(code: str) -> None:
+    loaded = loaded_by(code)
+    assert not loaded & (SERVER | PLANNING | {"rich"}), loaded & (SERVER | PLANNING | {"rich"})
+
+
+def test_plan_against_a_real_url_loads_no_server(sandbox, workdir: Path) -> None:
+    loaded = loaded_by(cli("plan", "--api-url", sandbox.base_url), cwd=workdir)
+    assert loaded >= PLANNING  # it did plan
+    assert not loaded & SERVER
+
+
+def test_show_loads_neither_stack(sandbox, workdir: Path) -> None:
+    import declsync
+
+    declsync.write_plan(declsync.plan(api_url=sandbox.base_url), "plan.json")
+    loaded = loaded_by(cli("show", "plan.json"), cwd=workdir)
+    assert not loaded & (SERVER | PLANNING)
