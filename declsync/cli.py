@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from declsync import __version__
+from declsync import __version__, recovery
 from declsync.apply import Applier, ApplyResult, Outcome, check_stale
 from declsync.config import load_config
 from declsync.errors import ConfigError, DeclsyncError, ManifestError, StalePlanError, redact
@@ -32,6 +32,7 @@ from declsync.importer import (
     plan_files,
     write_files,
 )
+from declsync.interrupt import interrupts_raise
 from declsync.manifest import load_manifests
 from declsync.pipeline import build_plan
 from declsync.plan import Action, Plan
@@ -53,8 +54,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_STATE = Path(".declsync") / "state.json"
 
 
-def _err(message: str) -> None:
-    click.echo(redact(message), err=True)
+def _err(message: str, *, strict: bool = False) -> None:
+    """A message on stderr. If stderr is gone (its reader closed the pipe), later messages go
+    nowhere instead of failing; ``strict`` re-raises that first failure (apply's progress
+    under ``-v`` stops the apply on it)."""
+    try:
+        click.echo(redact(message), err=True)
+    except (OSError, ValueError):
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - replaces stderr until the process ends
+        if strict:
+            raise
 
 
 def _use_colour(no_color: bool) -> bool:
@@ -234,6 +243,7 @@ def plan(paths: tuple[str, ...], fmt: str, no_color: bool, out: str | None, deta
     settings = _settings(kw)
     profile, resources = _load(paths, profile_path)
     state = StateStore(state_path).read()
+    _warn_recovery_files(Path(state_path))
     with open_target(settings, profile, _err) as target:
         result = _plan_resources(target.client, resources, profile, state, selection, target.description,
                                  prune=prune)
@@ -267,12 +277,38 @@ def _confirm(auto_approve: bool) -> None:
         raise DeclsyncError("Apply cancelled. Nothing was applied.")
 
 
-def _report(result: ApplyResult) -> int:
+def _warn_recovery_files(state_path: Path) -> None:
+    for path in recovery.pending_files(state_path):
+        _err(f"Warning: {path} holds state changes an earlier apply could not save; the next `declsync apply` "
+             "merges it (this plan does not know them).")
+
+
+def _report(result: ApplyResult, state_path: Path) -> int:
     for outcome in result.outcomes:
         if outcome.status in ("failed", "skipped"):
             _err(f"  {outcome.status}: {outcome.address}: {outcome.message}")
+    if result.fatal is not None:
+        _err(f"Error: apply stopped: {result.fatal}")
+    if result.unsaved is not None:
+        written = recovery.write_recovery(state_path, result.unsaved, result.save_error or "")
+        _err(recovery.describe(recovery.relative(written) if written else None, state_path, result.unsaved,
+                               result.save_error or ""))
     click.echo(result.summary())
     return 0 if result.ok else 1
+
+
+def _stopping(bar: Any) -> Callable[[str, int], None]:
+    """Apply's acknowledgement of a stop signal or a fatal error, as it happens."""
+
+    def say(why: str, in_flight: int) -> None:
+        bar.clear()
+        writes = f"{in_flight} in-flight write{'s' if in_flight != 1 else ''}"
+        if why.startswith("SIG"):
+            _err(f"Interrupt received: finishing {writes} ({why}); no new write starts.")
+        else:
+            _err(f"Error: {why}\nStopping: finishing {writes}; no new write starts.")
+
+    return say
 
 
 @cli.command()
@@ -299,6 +335,7 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
     store = StateStore(state_path)
     verbose = bool(ctx.obj and ctx.obj.get("verbose"))
     with store.locked(operation="apply") as locked, open_target(settings, profile, _err) as target:
+        recovery.pick_up(locked, _err)
         if saved is not None:
             if saved.target and saved.target != target.description:
                 raise StalePlanError(f"stale plan: it was made for {saved.target}, not {target.description}; re-run plan")
@@ -322,13 +359,14 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
             def progress(outcome: Outcome) -> None:
                 if verbose:
                     bar.clear()
-                    _err(f"  {outcome.status}: {outcome.address} {outcome.message}".rstrip())
+                    _err(f"  {outcome.status}: {outcome.address} {outcome.message}".rstrip(), strict=True)
                 tick(1)
 
             applier = Applier(target.client, profile, locked, parallelism=settings.parallelism, on_outcome=progress,
-                              guard_updates=saved is not None)
+                              guard_updates=saved is not None, on_stop=_stopping(bar))
             result = applier.run(the_plan)
-    return _report(result)
+        # Reported under the lock: a recovery file is written before another apply may start.
+        return _report(result, store.path)
 
 
 @cli.command("force-unlock")
@@ -339,6 +377,19 @@ def force_unlock(lock_id: str, state_path: str) -> int:
     """Remove a stale state lock left by a killed process (LOCK_ID from the lock error)."""
     StateStore(state_path).force_unlock(lock_id)
     click.echo(f"Lock {lock_id} removed from {state_path}.")
+    return 0
+
+
+@cli.command("merge-recovery")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--state", "state_path", envvar="DECLSYNC_STATE", type=click.Path(dir_okay=False),
+              default=str(DEFAULT_STATE), show_default=True)
+def merge_recovery(file: str, state_path: str) -> int:
+    """Merge a recovery file (state changes an apply could not save) into the state, then delete it."""
+    with StateStore(state_path).locked(operation="merge-recovery") as locked:
+        changed = recovery.merge_file(locked, Path(file))
+    click.echo(f"Merged {file} into {state_path}: {changed} entr{'y' if changed == 1 else 'ies'} updated; "
+               f"{file} is removed.")
     return 0
 
 
@@ -362,6 +413,7 @@ def import_(kind_name: str, keys: tuple[str, ...], all_: bool, out_dir: str, per
         raise click.UsageError("give the keys to import, or --all (not both)")
     store = StateStore(state_path)
     with store.locked(operation="import") as locked, open_target(settings, profile, _err) as target:
+        recovery.pick_up(locked, _err)
         live = fetch_live_resources(target.client, kind, keys, all_)
         if not live:
             _err(f"No {kind.name} resources with a client key found; nothing was imported.")
@@ -424,7 +476,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI and map every outcome to an exit code."""
     verbose = _verbose(argv)
     try:
-        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="declsync", standalone_mode=False)
+        # SIGTERM and SIGHUP (CI cancelling a job) end a run like Ctrl-C: locks released, exit 130
+        # (apply, once writing, finishes its writes in flight instead: see declsync.interrupt).
+        with interrupts_raise():
+            rv = cli.main(args=list(argv) if argv is not None else None, prog_name="declsync",
+                          standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort as exc:
