@@ -33,6 +33,7 @@ from declsync.interrupt import graceful_stop
 from declsync.normalize import utc_now, values_equal
 from declsync.plan import Action, Change, Plan
 from declsync.profile import Profile
+from declsync.prune import canonical_source
 from declsync.recovery import Delta, Removal
 from declsync.refs import has_ref_marker, substitute_refs, topological_levels
 from declsync.state import State, StateEntry
@@ -169,7 +170,8 @@ class Applier:
                 spec=spec,
                 updated_at=updated if isinstance(updated, str) else change.observed_updated_at,
                 applied_at=utc_now(),
-                source=change.source,
+                # Normalised: prune compares it with the paths being planned.
+                source=canonical_source(change.source),
                 prevent_destroy=change.prevent_destroy,
             )
         )
@@ -329,7 +331,8 @@ class Applier:
             if change.action is Action.NOOP:
                 entry = state.get(change.kind, change.key)
                 if (entry is None or entry.spec != change.spec or entry.id != change.id
-                        or entry.prevent_destroy != change.prevent_destroy):
+                        or entry.prevent_destroy != change.prevent_destroy
+                        or entry.source != canonical_source(change.source)):
                     self._record(change, None, change.spec)
         for address in plan.forget:
             kind_name, _, key = address.partition("/")

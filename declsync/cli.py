@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
 import sys
 import tempfile
 import traceback
@@ -39,7 +40,7 @@ from declsync.plan import Action, Plan
 from declsync.planner import lookup_set
 from declsync.profile import Profile, load_profile
 from declsync.progress import make_progress
-from declsync.prune import DEFAULT_MAX_DELETE_FRACTION, PruneOptions
+from declsync.prune import DEFAULT_MAX_DELETE_FRACTION, PruneOptions, path_scope
 from declsync.render import render_json, render_text
 from declsync.render_markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS, render_markdown
 from declsync.sandbox.cli import sandbox_group
@@ -146,15 +147,48 @@ def _prune(kw: dict[str, Any]) -> PruneOptions:
                         max_delete_fraction=fraction)
 
 
+def _prune_scope(resources: Sequence[Any], state: Any, selection: Selection,
+                 paths: Sequence[str]) -> tuple[Callable[[str, str], bool], list[str]]:
+    """Which state entries prune may consider, and notes on those it may not for want of a path.
+
+    An entry is considered when its recorded manifest lies under ``paths`` (and inside the
+    selection, if any): what was applied or imported from elsewhere is not this plan's to
+    delete. An entry that records no manifest path is considered only when a selection
+    (--target/--exclude/--kind) is given and matches it: an explicit, reviewed choice."""
+    scope = path_scope(paths)
+    declared = {(r.kind, k) for r in resources for k in (r.key, *r.previous_keys)}
+    inside: set[tuple[str, str]] = set()
+    notes: list[str] = []
+    for entry in state.entries():
+        ident = (entry.kind, entry.key)
+        covered = scope.covers(entry)
+        if covered is None and selection.active:
+            covered = True
+        elif covered is None and ident not in declared:
+            address = f"{entry.kind}/{entry.key}"
+            notes.append(f"{address} is not declared here, and its state entry has no recorded manifest path "
+                         f"(older declsync or edited state), so it is never pruned unless selected, e.g. "
+                         f"`--prune --kind {entry.kind}`")
+        if covered:
+            inside.add(ident)
+
+    def allowed(kind: str, key: str) -> bool:
+        return (kind, key) in inside and (not selection.active or selection.matches_address(kind, key))
+
+    return allowed, notes
+
+
 def _plan_resources(
     client: Any, resources: list[Any], profile: Profile, state: Any, selection: Selection, target: str,
-    **extra: Any,
+    paths: Sequence[str], **extra: Any,
 ) -> Plan:
     """Select, fetch (with progress on a terminal) and plan."""
     selected, left_out, notes = select(resources, selection, profile)
     prune = extra.get("prune")
-    if selection.active and isinstance(prune, PruneOptions):
-        extra["prune"] = dataclasses.replace(prune, scope=selection.matches_address)
+    if isinstance(prune, PruneOptions):
+        scope, unscoped = _prune_scope(resources, state, selection, paths)
+        extra["prune"] = dataclasses.replace(prune, scope=scope)
+        notes = [*notes, *unscoped]
     # Computed once: its size is the progress total, and build_plan fetches exactly these keys.
     lookups = lookup_set(selected, profile)
     total = sum(len(keys) for keys in lookups.values())
@@ -246,6 +280,7 @@ def plan(paths: tuple[str, ...], fmt: str, no_color: bool, out: str | None, deta
     _warn_recovery_files(Path(state_path))
     with open_target(settings, profile, _err) as target:
         result = _plan_resources(target.client, resources, profile, state, selection, target.description,
+                                 list(paths) or ["manifests"],
                                  prune=prune)
     _show_plan(result, fmt, no_color, compact, max_chars)
     if out:
@@ -287,8 +322,6 @@ def _report(result: ApplyResult, state_path: Path) -> int:
     for outcome in result.outcomes:
         if outcome.status in ("failed", "skipped"):
             _err(f"  {outcome.status}: {outcome.address}: {outcome.message}")
-    if result.fatal is not None:
-        _err(f"Error: apply stopped: {result.fatal}")
     if result.unsaved is not None:
         written = recovery.write_recovery(state_path, result.unsaved, result.save_error or "")
         _err(recovery.describe(recovery.relative(written) if written else None, state_path, result.unsaved,
@@ -344,7 +377,7 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
         else:
             assert resources is not None
             the_plan = _plan_resources(target.client, resources, profile, locked.state, selection,
-                                       target.description, prune=prune)
+                                       target.description, list(paths) or ["manifests"], prune=prune)
         _show_plan(the_plan, fmt, no_color, compact, max_chars)
         if not the_plan.has_changes:
             # Still record adopted/unchanged resources so later plans know their last-applied spec.
@@ -429,9 +462,30 @@ def import_(kind_name: str, keys: tuple[str, ...], all_: bool, out_dir: str, per
                f"file{'s' if len(written) != 1 else ''}:")
     for path in written:
         click.echo(f"  {path}")
-    click.echo(f"Recorded {'them' if n != 1 else 'it'} in {state_path}; `declsync plan` shows no changes for "
-               f"{'them' if n != 1 else 'it'}.")
+    them = "them" if n != 1 else "it"
+    plan_here, plan_all = _plan_commands(out_dir)
+    click.echo(f"Recorded {them} in {state_path}; `{plan_here}` shows no changes for {them}.")
+    if plan_all is not None:
+        click.echo(f"To plan {them} with the rest of your manifests: `{plan_all}` "
+                   f"(a plan of manifests/ alone neither plans nor prunes {them}).")
     return 0
+
+
+def _plan_commands(out_dir: str) -> tuple[str, str | None]:
+    """The exact `declsync plan` command that plans the imported files, and (when they are not
+    under the default manifests/) one that plans them together with manifests/. Settings given
+    on the command line are repeated, except credentials."""
+    ctx = click.get_current_context()
+    opts: list[str] = []
+    for name, flag in (("api_url", "--api-url"), ("state_path", "--state"), ("profile_path", "--profile")):
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+            opts += [flag, str(ctx.params[name])]
+    tail = "".join(f" {shlex.quote(o)}" for o in opts)
+    default = Path("manifests")
+    if path_scope([default]).roots[0] in (path_scope([out_dir]).roots[0], *path_scope([out_dir]).roots[0].parents):
+        return f"declsync plan{tail}", None
+    here = f"declsync plan {shlex.quote(out_dir)}{tail}"
+    return here, (f"declsync plan manifests {shlex.quote(out_dir)}{tail}" if default.is_dir() else None)
 
 
 def _refuse_declared_elsewhere(items: Sequence[Imported], files: Any, out_dir: Path, profile: Profile,

@@ -17,12 +17,21 @@ A candidate whose state entry carries ``prevent_destroy`` (the manifest's
 a declared resource still refers to. A plan that would delete more than
 ``max_delete_fraction`` of the managed resources is refused unless
 ``allow_mass_delete``.
+
+Which state entries are candidates at all is the caller's ``scope``: the CLI lets prune
+consider only entries whose manifest — the file of the entry's recorded ``source``,
+``file:line`` — lies under the paths being planned (``path_scope``), so that a plan of
+``manifests/`` never deletes what was imported or applied from ``imported/``. An entry
+that records no manifest path is never a candidate unless ``--target``/``--exclude``/
+``--kind`` select it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from declsync.errors import ConfigError, Problem
@@ -33,10 +42,13 @@ from declsync.state import StateEntry
 
 __all__ = [
     "DEFAULT_MAX_DELETE_FRACTION",
+    "PathScope",
     "PruneOptions",
     "PruneResult",
+    "canonical_source",
     "check_mass_delete",
     "delete_method",
+    "path_scope",
     "plan_prune",
     "undeclared",
 ]
@@ -63,6 +75,54 @@ class PruneResult:
     notes: list[str] = field(default_factory=list)
     forget: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+
+
+def _split_source(source: str | None) -> tuple[str, str] | None:
+    """``(file, line)`` of a ``file:line`` source, or None when it names no file."""
+    if not source:
+        return None
+    file, sep, line = source.rpartition(":")
+    if not sep or not file or not line.isdigit():
+        return None
+    return file, line
+
+
+def canonical_source(source: str) -> str:
+    """``file:line`` as recorded in the state: the file relative to the working directory when
+    inside it (``./manifests/../manifests/a.yaml`` and ``/abs/cwd/manifests/a.yaml`` are both
+    ``manifests/a.yaml``), POSIX separators, so the state does not depend on how paths were typed."""
+    parts = _split_source(source)
+    if parts is None:
+        return source
+    path = Path(os.path.normpath(Path.cwd() / parts[0]))
+    try:
+        shown = path.relative_to(Path(os.path.normpath(Path.cwd()))).as_posix()
+    except ValueError:
+        shown = path.as_posix()
+    return f"{shown}:{parts[1]}"
+
+
+def _real(path: str | Path) -> Path:
+    return Path(os.path.realpath(Path.cwd() / path))
+
+
+@dataclass(frozen=True)
+class PathScope:
+    """The manifest paths being planned (files or directories, resolved)."""
+
+    roots: tuple[Path, ...]
+
+    def covers(self, entry: StateEntry) -> bool | None:
+        """Whether ``entry``'s recorded manifest lies under one of the roots; None when it records none."""
+        parts = _split_source(entry.source)
+        if parts is None:
+            return None
+        path = _real(parts[0])
+        return any(path == root or root in path.parents for root in self.roots)
+
+
+def path_scope(paths: Sequence[str | Path]) -> PathScope:
+    return PathScope(tuple(_real(p) for p in paths))
 
 
 def undeclared(entries: Iterable[StateEntry], declared: Collection[ResourceKey]) -> list[StateEntry]:

@@ -77,7 +77,8 @@ def _encode(delta: Delta, state_path: Path, error: str) -> bytes:
         "error": error, "put": [e.to_json() for e in delta.put],
         "removed": [{"kind": r.kind, "key": r.key, "id": r.id, "removed_at": r.removed_at} for r in delta.removed],
     }
-    return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode()
+    # Compact, like the state itself: the file must fit where the state no longer did.
+    return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
 def _write_new(path: Path, data: bytes) -> None:
