@@ -25,17 +25,18 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from declsync.errors import ApiError, ConflictError, StalePlanError
+from declsync.errors import ApiError, ConflictError
 from declsync.interrupt import graceful_stop
 from declsync.normalize import utc_now, values_equal
+from declsync.outcome import ApplyResult, Outcome
 from declsync.plan import Action, Change, Plan
 from declsync.profile import Profile
 from declsync.prune import canonical_source
 from declsync.recovery import Delta, Removal
 from declsync.refs import has_ref_marker, substitute_refs, topological_levels
+from declsync.stale import check_stale
 from declsync.state import State, StateEntry
 
 __all__ = ["Applier", "ApplyResult", "Outcome", "check_stale"]
@@ -59,52 +60,6 @@ class _Saver(Protocol):
     state: State
 
     def save(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class Outcome:
-    address: str
-    action: Action
-    # applied | failed | skipped | interrupted
-    status: str
-    message: str = ""
-    id: str | None = None
-
-
-@dataclass
-class ApplyResult:
-    outcomes: list[Outcome] = field(default_factory=list)
-    # Stopped early: by a signal, or by ``fatal``.
-    interrupted: bool = False
-    # The error that stopped the run (a failed state save, a broken output stream, …).
-    fatal: str | None = None
-    # What was recorded but could not be saved (every save attempt failed), and why.
-    unsaved: Delta | None = None
-    save_error: str | None = None
-
-    def count(self, status: str) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
-
-    @property
-    def ok(self) -> bool:
-        return (not self.interrupted and self.fatal is None and self.unsaved is None
-                and all(o.status == "applied" for o in self.outcomes))
-
-    def summary(self) -> str:
-        created = sum(1 for o in self.outcomes if o.status == "applied" and o.action is Action.CREATE)
-        updated = sum(1 for o in self.outcomes if o.status == "applied" and o.action is Action.UPDATE)
-        deleted = sum(1 for o in self.outcomes if o.status == "applied" and o.action is Action.DELETE)
-        done = f"{created} created, {updated} updated" + (f", {deleted} deleted" if deleted else "")
-        text = f"Apply complete: {done}"
-        failed, skipped = self.count("failed"), self.count("skipped")
-        not_applied = self.count("interrupted")
-        if failed or skipped:
-            text = f"Apply finished with errors: {done}, {failed} failed, {skipped} skipped"
-        if self.interrupted:
-            how = "stopped by an error" if self.fatal is not None else "interrupted"
-            text = (f"Apply {how}: {done}, {failed} failed, "
-                    f"{not_applied + skipped} not applied")
-        return text + "."
 
 
 class Applier:
@@ -476,38 +431,3 @@ class Applier:
             except Exception as exc:  # e.g. BrokenPipeError: whoever read our progress went away
                 self.on_outcome = None
                 self._fail(f"reporting progress failed: {type(exc).__name__}: {exc}")
-
-
-def check_stale(plan: Plan, client: _Client, profile: Profile, state: State) -> None:
-    """Refuse a saved plan, before any write, when anything it was computed from moved."""
-    if plan.state_lineage and state.lineage != plan.state_lineage:
-        raise StalePlanError("stale plan: it was made against another state file (lineage differs); re-run plan")
-    if state.serial != plan.state_serial:
-        raise StalePlanError(
-            f"stale plan: the state changed since the plan was made (serial {plan.state_serial} → {state.serial}); "
-            "re-run plan"
-        )
-    by_kind: dict[str, list[Change]] = {}
-    for change in plan.changes:
-        if change.action is not Action.NOOP:
-            by_kind.setdefault(change.kind, []).append(change)
-    moved: list[str] = []
-    for kind_name, changes in by_kind.items():
-        kind = profile.kind(kind_name)
-        # A rename is found under its old key, and its new key must still be free.
-        live = client.fetch_by_keys(kind, [k for c in changes for k in (c.key, c.previous_key) if k is not None])
-        for c in changes:
-            now = live.get(c.previous_key or c.key)
-            if c.previous_key is not None and c.key in live:
-                moved.append(f"{c.address} was created by someone else since the plan (planned as a rename of "
-                             f"{c.kind}/{c.previous_key})")
-            elif c.action is Action.DELETE and now is not None and now.get("id") != c.id:
-                moved.append(f"{c.address} is now another resource (id {c.id} → {now.get('id')})")
-            elif c.action is Action.CREATE and now is not None:
-                moved.append(f"{c.address} was created by someone else since the plan")
-            elif c.action is not Action.CREATE and now is None:
-                moved.append(f"{c.address} no longer exists")
-            elif c.action is not Action.CREATE and now is not None and now.get("updatedAt") != c.observed_updated_at:
-                moved.append(f"{c.address} changed since the plan (updatedAt {c.observed_updated_at} → {now.get('updatedAt')})")
-    if moved:
-        raise StalePlanError("stale plan: re-run plan. Nothing was applied.\n  " + "\n  ".join(moved))
