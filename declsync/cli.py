@@ -40,7 +40,7 @@ from declsync.plan import Action, Plan
 from declsync.planner import lookup_set
 from declsync.profile import Profile, load_profile
 from declsync.progress import make_progress
-from declsync.prune import DEFAULT_MAX_DELETE_FRACTION, PruneOptions, path_scope
+from declsync.prune import DEFAULT_MAX_DELETE_FRACTION, PruneOptions, path_scope, prune_scope
 from declsync.render import render_json, render_text
 from declsync.render_markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS, render_markdown
 from declsync.sandbox.cli import sandbox_group
@@ -147,37 +147,6 @@ def _prune(kw: dict[str, Any]) -> PruneOptions:
                         max_delete_fraction=fraction)
 
 
-def _prune_scope(resources: Sequence[Any], state: Any, selection: Selection,
-                 paths: Sequence[str]) -> tuple[Callable[[str, str], bool], list[str]]:
-    """Which state entries prune may consider, and notes on those it may not for want of a path.
-
-    An entry is considered when its recorded manifest lies under ``paths`` (and inside the
-    selection, if any): what was applied or imported from elsewhere is not this plan's to
-    delete. An entry that records no manifest path is considered only when a selection
-    (--target/--exclude/--kind) is given and matches it: an explicit, reviewed choice."""
-    scope = path_scope(paths)
-    declared = {(r.kind, k) for r in resources for k in (r.key, *r.previous_keys)}
-    inside: set[tuple[str, str]] = set()
-    notes: list[str] = []
-    for entry in state.entries():
-        ident = (entry.kind, entry.key)
-        covered = scope.covers(entry)
-        if covered is None and selection.active:
-            covered = True
-        elif covered is None and ident not in declared:
-            address = f"{entry.kind}/{entry.key}"
-            notes.append(f"{address} is not declared here, and its state entry has no recorded manifest path "
-                         f"(older declsync or edited state), so it is never pruned unless selected, e.g. "
-                         f"`--prune --kind {entry.kind}`")
-        if covered:
-            inside.add(ident)
-
-    def allowed(kind: str, key: str) -> bool:
-        return (kind, key) in inside and (not selection.active or selection.matches_address(kind, key))
-
-    return allowed, notes
-
-
 def _plan_resources(
     client: Any, resources: list[Any], profile: Profile, state: Any, selection: Selection, target: str,
     paths: Sequence[str], **extra: Any,
@@ -186,7 +155,9 @@ def _plan_resources(
     selected, left_out, notes = select(resources, selection, profile)
     prune = extra.get("prune")
     if isinstance(prune, PruneOptions):
-        scope, unscoped = _prune_scope(resources, state, selection, paths)
+        declared = {(r.kind, k) for r in resources for k in (r.key, *r.previous_keys)}
+        scope, unscoped = prune_scope(state.entries(), declared, paths,
+                                      selection.matches_address if selection.active else None)
         extra["prune"] = dataclasses.replace(prune, scope=scope)
         notes = [*notes, *unscoped]
     # Computed once: its size is the progress total, and build_plan fetches exactly these keys.
@@ -381,8 +352,8 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
         _show_plan(the_plan, fmt, no_color, compact, max_chars)
         if not the_plan.has_changes:
             # Still record adopted/unchanged resources so later plans know their last-applied spec.
-            Applier(target.client, profile, locked, parallelism=settings.parallelism).run(the_plan)
-            return 0
+            recorded = Applier(target.client, profile, locked, parallelism=settings.parallelism).run(the_plan)
+            return 0 if recorded.unsaved is None else _report(recorded, store.path)
         _confirm(auto_approve)
 
         bar = make_progress()

@@ -50,6 +50,7 @@ __all__ = [
     "delete_method",
     "path_scope",
     "plan_prune",
+    "prune_scope",
     "undeclared",
 ]
 
@@ -123,6 +124,39 @@ class PathScope:
 
 def path_scope(paths: Sequence[str | Path]) -> PathScope:
     return PathScope(tuple(_real(p) for p in paths))
+
+
+def prune_scope(
+    entries: Iterable[StateEntry], declared: Collection[ResourceKey], paths: Sequence[str | Path],
+    selected: Callable[[str, str], bool] | None,
+) -> tuple[Callable[[str, str], bool], list[str]]:
+    """Which state entries prune may consider (``PruneOptions.scope``), and notes on those it
+    may not for want of a recorded path.
+
+    An entry is considered when its recorded manifest lies under ``paths`` and, with a
+    selection (``selected``: --target/--exclude/--kind), inside it: what was applied or
+    imported from elsewhere is not this plan's to delete. An entry that records no manifest
+    path is considered only when a selection is given and matches it: an explicit choice."""
+    scope = path_scope(paths)
+    inside: set[ResourceKey] = set()
+    notes: list[str] = []
+    for entry in entries:
+        ident = (entry.kind, entry.key)
+        covered = scope.covers(entry)
+        if covered is None and selected is not None:
+            covered = True
+        elif covered is None and ident not in declared:
+            address = f"{entry.kind}/{entry.key}"
+            notes.append(f"{address} is not declared here, and its state entry has no recorded manifest path "
+                         f"(older declsync or edited state), so it is never pruned unless selected, e.g. "
+                         f"`--prune --kind {entry.kind}`")
+        if covered:
+            inside.add(ident)
+
+    def allowed(kind: str, key: str) -> bool:
+        return (kind, key) in inside and (selected is None or selected(kind, key))
+
+    return allowed, notes
 
 
 def undeclared(entries: Iterable[StateEntry], declared: Collection[ResourceKey]) -> list[StateEntry]:

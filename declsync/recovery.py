@@ -112,7 +112,14 @@ def write_recovery(state_path: Path, delta: Delta, error: str) -> Path | None:
 
 def read_file(path: Path) -> Delta:
     """A recovery file's delta; ``StateError`` when it is not one."""
-    where = f"recovery file {path}"
+    try:
+        return _read(path, f"recovery file {path}")
+    except StateError as exc:
+        raise StateError(f"{exc}. Move it away from {path.parent} to go on without it (the next apply "
+                         "re-adopts resources it wrote by key)") from None
+
+
+def _read(path: Path, where: str) -> Delta:
     try:
         data = json.loads(path.read_bytes())
     except FileNotFoundError:

@@ -62,7 +62,7 @@ def _converges(sandbox: SandboxServer, cwd: Path) -> None:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: s.name)
 def test_signal_mid_apply_finishes_in_flight_writes_records_summarises_and_unlocks(
-        sandbox: SandboxServer, workdir: Path, signum: signal.Signals) -> None:
+        sandbox: SandboxServer, workdir: Path, signum: signal.Signals, figures: dict[str, Any]) -> None:
     write_customers(workdir / "manifests", N)
     sandbox.set_latency(0.02)
     out = workdir / "out.txt"
@@ -71,14 +71,20 @@ def test_signal_mid_apply_finishes_in_flight_writes_records_summarises_and_unloc
     watcher = LineWatcher(proc)
     assert watcher.wait_progress(20), watcher.text()
     proc.send_signal(signum)
+    sent = time.monotonic()
     code = proc.wait(timeout=60)
+    seconds = time.monotonic() - sent
     err, stdout = watcher.text(), out.read_text()
     assert code == 1, (code, err[-2000:], stdout[-500:])
     assert "Traceback" not in err + stdout
-    assert ACK.search(err), err[-2000:]
+    ack = ACK.search(err)
+    assert ack, err[-2000:]
     match = STOPPED.search(stdout)
     assert match, (stdout[-1000:], err[-1000:])
     created, _, failed, not_applied = map(int, match.groups())
+    figures[f"stop_{signum.name}"] = {"resources": N, "created": created, "not_applied": not_applied,
+                                      "in_flight_acknowledged": int(ack.group(1)),
+                                      "signal_to_exit_s": round(seconds, 2)}
     assert failed == 0 and not_applied > 0 and created + not_applied == N
     assert not (workdir / ".declsync" / "state.json.lock").exists()
     _assert_recorded_exactly(sandbox, workdir, created)
@@ -101,8 +107,8 @@ def test_sigterm_while_planning_exits_130_without_writing_and_unlocks(sandbox: S
     assert not (workdir / ".declsync" / "state.json.lock").exists()
 
 
-def test_stderr_pipe_closing_under_verbose_stops_apply_with_a_summary(sandbox: SandboxServer,
-                                                                      workdir: Path) -> None:
+def test_stderr_pipe_closing_under_verbose_stops_apply_with_a_summary(sandbox: SandboxServer, workdir: Path,
+                                                                      figures: dict[str, Any]) -> None:
     write_customers(workdir / "manifests", N)
     sandbox.set_latency(0.02)
     out = workdir / "out.txt"
@@ -123,6 +129,7 @@ def test_stderr_pipe_closing_under_verbose_stops_apply_with_a_summary(sandbox: S
     assert match, stdout[-1000:]
     created = int(match.group(1))
     assert created < N
+    figures["stop_stderr_closed"] = {"resources": N, "created": created}
     assert not (workdir / ".declsync" / "state.json.lock").exists()
     _assert_recorded_exactly(sandbox, workdir, created)
     _converges(sandbox, workdir)
@@ -144,7 +151,7 @@ class _Reader(threading.Thread):
 
 
 def test_state_save_failing_stops_apply_and_writes_a_recovery_file_the_next_apply_merges(
-        sandbox: SandboxServer, workdir: Path) -> None:
+        sandbox: SandboxServer, workdir: Path, figures: dict[str, Any]) -> None:
     """'Disk full' while saving the state: the state file can no longer grow (RLIMIT_FSIZE)."""
     manifests = workdir / "manifests"
     write_customers(manifests, 300, prefix="OLD")
@@ -176,6 +183,7 @@ def test_state_save_failing_stops_apply_and_writes_a_recovery_file_the_next_appl
     quiet(sandbox)
     # Stopped at the first failed save: far from all queued writes were sent.
     assert 0 < created < N, created
+    figures["stop_state_save_failed"] = {"resources": N, "created": created, "not_applied": N - created}
     assert not (workdir / ".declsync" / "state.json.lock").exists()
     recovery = sorted((workdir / ".declsync").glob("state.json.recovery-*.json"))
     assert len(recovery) == 1, (err[-2000:], list((workdir / ".declsync").iterdir()))
