@@ -112,6 +112,8 @@ def write_recovery(state_path: Path, delta: Delta, error: str) -> Path | None:
 
 def read_file(path: Path) -> Delta:
     """A recovery file's delta; ``StateError`` when it is not one."""
+    if not path.exists():
+        raise StateError(f"recovery file {path} does not exist")
     try:
         return _read(path, f"recovery file {path}")
     except StateError as exc:

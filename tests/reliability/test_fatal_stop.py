@@ -194,6 +194,10 @@ def test_state_save_failing_stops_apply_and_writes_a_recovery_file_the_next_appl
     ids.update({(e["kind"], e["key"]): e["id"] for e in data["put"]})
     live = check_server(sandbox, declared([manifests]), None, state_complete=False)
     assert len(ids) == live.resources == 300 + created and not live.duplicates
+    # A plan warns that the state misses what the recovery file holds (and leaves it alone).
+    plan = run(["plan", "--api-url", sandbox.base_url])
+    assert plan.code == 0 and "holds state changes an earlier apply could not save" in plan.err, plan.err
+    assert recovery[0].exists()
     # The next apply merges it first (and says so), then converges.
     result = run(["apply", "--auto-approve", "--api-url", sandbox.base_url])
     assert result.code == 0, result.all[-2000:]
