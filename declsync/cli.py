@@ -46,7 +46,7 @@ from declsync.render_markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS, render_ma
 from declsync.sandbox.cli import sandbox_group
 from declsync.schema import manifest_schema
 from declsync.selection import Selection, select
-from declsync.state import StateStore
+from declsync.state import StateEntry, StateStore
 from declsync.target import Settings, open_target
 
 __all__ = ["cli", "main"]
@@ -453,7 +453,7 @@ def _plan_commands(out_dir: str) -> tuple[str, str | None]:
             opts += [flag, str(ctx.params[name])]
     tail = "".join(f" {shlex.quote(o)}" for o in opts)
     default = Path("manifests")
-    if path_scope([default]).roots[0] in (path_scope([out_dir]).roots[0], *path_scope([out_dir]).roots[0].parents):
+    if path_scope([default]).covers(StateEntry("", "", "", {}, source=f"{out_dir}:1")):
         return f"declsync plan{tail}", None
     here = f"declsync plan {shlex.quote(out_dir)}{tail}"
     return here, (f"declsync plan manifests {shlex.quote(out_dir)}{tail}" if default.is_dir() else None)

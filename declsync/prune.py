@@ -95,35 +95,38 @@ def canonical_source(source: str) -> str:
     parts = _split_source(source)
     if parts is None:
         return source
-    path = Path(os.path.normpath(Path.cwd() / parts[0]))
-    try:
-        shown = path.relative_to(Path(os.path.normpath(Path.cwd()))).as_posix()
-    except ValueError:
-        shown = path.as_posix()
-    return f"{shown}:{parts[1]}"
-
-
-def _real(path: str | Path) -> Path:
-    return Path(os.path.realpath(Path.cwd() / path))
+    cwd = os.getcwd()
+    path = os.path.normpath(os.path.join(cwd, parts[0]))
+    # os.path, not pathlib: this runs once per resource on every apply (10,000 in well under 0.1 s).
+    shown = path[len(cwd) + 1:] if path.startswith(cwd + os.sep) else path
+    return f"{shown.replace(os.sep, '/')}:{parts[1]}"
 
 
 @dataclass(frozen=True)
 class PathScope:
-    """The manifest paths being planned (files or directories, resolved)."""
+    """The manifest paths being planned (files or directories), absolute: as typed, normalised,
+    and with symlinks resolved (an entry matches either form)."""
 
-    roots: tuple[Path, ...]
+    roots: tuple[str, ...]
 
     def covers(self, entry: StateEntry) -> bool | None:
-        """Whether ``entry``'s recorded manifest lies under one of the roots; None when it records none."""
+        """Whether ``entry``'s recorded manifest lies under one of the roots; None when it records none.
+        The entry's path is compared lexically (no file-system access: prune scopes every state entry)."""
         parts = _split_source(entry.source)
         if parts is None:
             return None
-        path = _real(parts[0])
-        return any(path == root or root in path.parents for root in self.roots)
+        path = os.path.normpath(os.path.join(os.getcwd(), parts[0]))
+        return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in self.roots)
 
 
 def path_scope(paths: Sequence[str | Path]) -> PathScope:
-    return PathScope(tuple(_real(p) for p in paths))
+    cwd = os.getcwd()
+    roots: dict[str, None] = {}
+    for p in paths:
+        lexical = os.path.normpath(os.path.join(cwd, p))
+        roots[lexical] = None
+        roots[os.path.realpath(lexical)] = None
+    return PathScope(tuple(roots))
 
 
 def prune_scope(
