@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from declsync import planfile
+from declsync import planfile, recovery
 from declsync.apply import ApplyResult, Outcome
 from declsync.errors import ManifestError, Problem
 from declsync.manifest import Resource
@@ -133,7 +133,7 @@ def plan(
     current = StateStore(state or DEFAULT_STATE).read()
     with _target(settings, the_profile) as api:
         return plan_resources(api.client, resources, the_profile, current, selection, api.description,
-                              prune=options)
+                              prune=options, paths=_paths(paths))
 
 
 def apply(
@@ -169,11 +169,19 @@ def apply(
     the_profile = _profile(profile)
     store = StateStore(state or DEFAULT_STATE)
     with store.locked(operation="apply") as locked, _target(settings, the_profile) as api:
+        # An earlier apply's unsaved state changes are completed before anything else.
+        recovery.pick_up(locked, lambda _message: None)
         check_saved_plan(plan, api.description, api.client, the_profile, locked.state)
         if not plan.has_changes:
-            return record_unchanged(plan, api.client, the_profile, locked, parallelism)
-        return execute(plan, api.client, the_profile, locked, parallelism=parallelism, on_outcome=on_outcome,
-                       saved=True)
+            result = record_unchanged(plan, api.client, the_profile, locked, parallelism)
+        else:
+            result = execute(plan, api.client, the_profile, locked, parallelism=parallelism, on_outcome=on_outcome,
+                             saved=True)
+        if result.unsaved is not None:
+            # Written under the lock, before another apply may start, as the CLI does.
+            written = recovery.write_recovery(store.path, result.unsaved, result.save_error or "")
+            result.recovery_file = str(written) if written else None
+        return result
 
 
 def write_plan(plan: Plan, path: str | Path) -> None:

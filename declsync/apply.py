@@ -7,26 +7,36 @@ succeeded: a DELETE, or the PATCH the profile gives (e.g. cancel an Order). Each
 write carries an ``Idempotency-Key`` (reused by the client on retries). The state
 store records a resource only after the server confirmed its write. A failed
 resource does not stop the others; resources that depend on it are skipped.
+
+A stop — SIGINT, SIGTERM or SIGHUP, or a fatal error such as a state save that fails
+or an ``on_outcome`` callback that raises (stderr closed) — starts no new write: the
+queued ones are cancelled, the ones in flight finish and are recorded, and the state
+is saved (retried; what cannot be saved is handed back as ``ApplyResult.unsaved`` for
+a recovery file, see ``declsync.recovery``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from declsync.errors import ApiError, ConflictError, StalePlanError
+from declsync.errors import ApiError, ConflictError
+from declsync.interrupt import graceful_stop
 from declsync.normalize import utc_now, values_equal
+from declsync.outcome import ApplyResult, Outcome
 from declsync.plan import Action, Change, Plan
 from declsync.profile import Profile
+from declsync.prune import canonical_source
+from declsync.recovery import Delta, Removal
 from declsync.refs import has_ref_marker, substitute_refs, topological_levels
+from declsync.stale import check_stale
 from declsync.state import State, StateEntry
 
 __all__ = ["Applier", "ApplyResult", "Outcome", "check_stale"]
@@ -52,44 +62,6 @@ class _Saver(Protocol):
     def save(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class Outcome:
-    address: str
-    action: Action
-    # applied | failed | skipped | interrupted
-    status: str
-    message: str = ""
-    id: str | None = None
-
-
-@dataclass
-class ApplyResult:
-    outcomes: list[Outcome] = field(default_factory=list)
-    interrupted: bool = False
-
-    def count(self, status: str) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
-
-    @property
-    def ok(self) -> bool:
-        return not self.interrupted and all(o.status == "applied" for o in self.outcomes)
-
-    def summary(self) -> str:
-        created = sum(1 for o in self.outcomes if o.status == "applied" and o.action is Action.CREATE)
-        updated = sum(1 for o in self.outcomes if o.status == "applied" and o.action is Action.UPDATE)
-        deleted = sum(1 for o in self.outcomes if o.status == "applied" and o.action is Action.DELETE)
-        done = f"{created} created, {updated} updated" + (f", {deleted} deleted" if deleted else "")
-        text = f"Apply complete: {done}"
-        failed, skipped = self.count("failed"), self.count("skipped")
-        not_applied = self.count("interrupted")
-        if failed or skipped:
-            text = f"Apply finished with errors: {done}, {failed} failed, {skipped} skipped"
-        if self.interrupted:
-            text = (f"Apply interrupted: {done}, {failed} failed, "
-                    f"{not_applied + skipped} not applied")
-        return text + "."
-
-
 class Applier:
     """Runs one plan against one client, recording confirmed writes in the state."""
 
@@ -103,6 +75,9 @@ class Applier:
         save_interval: float = 1.0,
         on_outcome: Callable[[Outcome], None] | None = None,
         guard_updates: bool = False,
+        on_stop: Callable[[str, int], None] | None = None,
+        save_attempts: int = 3,
+        save_retry_delay: float = 0.5,
     ) -> None:
         self.client = client
         self.profile = profile
@@ -114,11 +89,22 @@ class Applier:
         # it with If-Match, so that a change made after the stale-plan check is never
         # overwritten (it fails, "changed since the plan", instead).
         self.guard_updates = guard_updates
+        # Told once when the run stops early: (why, writes in flight), why being the signal's
+        # name (SIGINT, SIGTERM, SIGHUP) or the fatal error.
+        self.on_stop = on_stop
+        self.save_attempts = max(1, save_attempts)
+        self.save_retry_delay = save_retry_delay
         self._ids: dict[str, str] = {}
         self._dirty = False
         self._last_save = time.monotonic()
-        # Set by a first Ctrl-C: start no new write, finish and record the ones in flight.
+        # Set by a first stop signal or a fatal error: start no new write, finish and record
+        # the ones in flight.
         self._stop = threading.Event()
+        self._why: str | None = None
+        self._fatal: str | None = None
+        self._announced = False
+        # What changed in the state since its last successful save (for a recovery file).
+        self._unsaved: dict[tuple[str, str], Removal | None] = {}
 
     # ---------------------------------------------------------------- helpers
 
@@ -139,25 +125,79 @@ class Applier:
                 spec=spec,
                 updated_at=updated if isinstance(updated, str) else change.observed_updated_at,
                 applied_at=utc_now(),
-                source=change.source,
+                # Normalised: prune compares it with the paths being planned.
+                source=canonical_source(change.source),
                 prevent_destroy=change.prevent_destroy,
             )
         )
+        self._unsaved[(change.kind, change.key)] = None
         if change.previous_key is not None:
             # A rename: the entry moves to the new key.
-            self.saver.state.remove(change.kind, change.previous_key)
+            self._forget(change.kind, change.previous_key)
         self._dirty = True
 
     def _forget(self, kind: str, key: str) -> None:
-        if self.saver.state.get(kind, key) is not None:
+        entry = self.saver.state.get(kind, key)
+        if entry is not None:
             self.saver.state.remove(kind, key)
+            self._unsaved[(kind, key)] = Removal(kind, key, entry.id, utc_now())
             self._dirty = True
 
-    def _maybe_save(self, force: bool = False) -> None:
-        if self._dirty and (force or time.monotonic() - self._last_save >= self.save_interval):
-            self.saver.save()
-            self._dirty = False
-            self._last_save = time.monotonic()
+    def _save(self) -> None:
+        self.saver.save()
+        self._dirty = False
+        self._unsaved.clear()
+        self._last_save = time.monotonic()
+
+    def _maybe_save(self) -> None:
+        """Save every ``save_interval`` while writing; a failure stops the run (it is retried at the end)."""
+        if self._dirty and time.monotonic() - self._last_save >= self.save_interval:
+            try:
+                self._save()
+            except Exception as exc:  # disk full, read-only, …: no point in writing more
+                self._fail(f"the state could not be saved: {exc}")
+
+    def _final_save(self, result: ApplyResult) -> None:
+        """Save what was recorded, retrying; if it cannot be, hand it back in ``result.unsaved``."""
+        if not self._dirty:
+            return
+        error = ""
+        for attempt in range(self.save_attempts):
+            if attempt:
+                time.sleep(self.save_retry_delay * attempt)
+            try:
+                self._save()
+                return
+            except Exception as exc:
+                error = str(exc)
+        state = self.saver.state
+        delta = Delta()
+        for (kind, key), removal in self._unsaved.items():
+            entry = state.get(kind, key)
+            if entry is not None:
+                delta.put.append(entry)
+            elif removal is not None:
+                delta.removed.append(removal)
+        result.unsaved, result.save_error = delta, error
+
+    def _fail(self, why: str) -> None:
+        """A fatal error: stop like an interrupt, remembering the first reason."""
+        if self._fatal is None:
+            self._fatal = why
+            self._why = why
+        self._stop.set()
+
+    def _on_signal(self, signum: signal.Signals) -> None:
+        if self._why is None:
+            self._why = signum.name
+        self._stop.set()
+
+    def _announce(self, in_flight: int) -> None:
+        if self._announced or self.on_stop is None:
+            return
+        self._announced = True
+        with contextlib.suppress(Exception):  # e.g. stderr is gone: the stop goes on all the same
+            self.on_stop(self._why or "stopped", in_flight)
 
     def _satisfies(self, change: Change, live: Mapping[str, Any]) -> bool:
         kind = self.profile.kinds[change.kind]
@@ -246,7 +286,8 @@ class Applier:
             if change.action is Action.NOOP:
                 entry = state.get(change.kind, change.key)
                 if (entry is None or entry.spec != change.spec or entry.id != change.id
-                        or entry.prevent_destroy != change.prevent_destroy):
+                        or entry.prevent_destroy != change.prevent_destroy
+                        or entry.source != canonical_source(change.source)):
                     self._record(change, None, change.spec)
         for address in plan.forget:
             kind_name, _, key = address.partition("/")
@@ -262,23 +303,32 @@ class Applier:
         if len(placed) < len(deletes):
             delete_levels.append([a for a in deletes if a not in placed])
         bad: set[str] = set()
-        try:
-            with self._graceful_sigint(), \
-                    ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="declsync-apply") as pool:
-                for level in levels:
-                    result.interrupted = self._run_level(pool, [work[a] for a in level], bad, result)
-                    if result.interrupted:
-                        done = {o.address for o in result.outcomes}
-                        for address in [*work, *deletes]:
-                            if address not in done:
-                                result.outcomes.append(Outcome(address, (work.get(address) or deletes[address]).action,
-                                                               "interrupted"))
-                        break
-                else:
-                    result.interrupted = self._run_deletes(pool, deletes, delete_levels, reverse, bad, result)
-        finally:
-            self._maybe_save(force=True)
+        with graceful_stop(self._on_signal):
+            try:
+                self._run_levels(levels, work, deletes, delete_levels, reverse, bad, result)
+            finally:
+                self._final_save(result)
+            if self._stop.is_set():
+                self._announce(0)
+        result.fatal = self._fatal
+        result.interrupted = result.interrupted or self._fatal is not None
         return result
+
+    def _run_levels(self, levels: list[list[str]], work: Mapping[str, Change], deletes: Mapping[str, Change],
+                    delete_levels: list[list[str]], reverse: Mapping[str, Sequence[str]], bad: set[str],
+                    result: ApplyResult) -> None:
+        with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="declsync-apply") as pool:
+            for level in levels:
+                result.interrupted = self._run_level(pool, [work[a] for a in level], bad, result)
+                if result.interrupted:
+                    done = {o.address for o in result.outcomes}
+                    for address in [*work, *deletes]:
+                        if address not in done:
+                            result.outcomes.append(Outcome(address, (work.get(address) or deletes[address]).action,
+                                                           "interrupted"))
+                    break
+            else:
+                result.interrupted = self._run_deletes(pool, deletes, delete_levels, reverse, bad, result)
 
     def _run_deletes(self, pool: ThreadPoolExecutor, deletes: Mapping[str, Change], levels: list[list[str]],
                      reverse: Mapping[str, Sequence[str]], bad: set[str], result: ApplyResult) -> bool:
@@ -311,6 +361,7 @@ class Applier:
         """Run one level concurrently; ``needs`` (default: each change's ``depends_on``) are the
         changes that must have succeeded first."""
         if self._stop.is_set():
+            self._announce(0)
             return True
         pending: dict[Future[tuple[Outcome, Mapping[str, Any] | None]], Change] = {}
         # Completions arrive on a queue, not through concurrent.futures.wait(): a
@@ -338,7 +389,7 @@ class Applier:
                     self._maybe_save()
                     continue
                 change = pending[fut]
-                outcome, resource = fut.result()
+                outcome, resource = self._result(fut, change)
                 if outcome.status == "applied":
                     self._finish(change, resource)
                 else:
@@ -352,74 +403,31 @@ class Applier:
             emitted = {o.address for o in result.outcomes}
             for fut in pending:
                 fut.cancel()
-            for fut, change in pending.items():
-                if fut.cancelled() or change.address in emitted:
-                    continue
-                outcome, resource = fut.result()
+            in_flight = [(f, c) for f, c in pending.items() if not f.cancelled() and c.address not in emitted]
+            self._announce(len(in_flight))
+            for fut, change in in_flight:
+                outcome, resource = self._result(fut, change)
                 if outcome.status == "applied":
                     self._finish(change, resource)
                 self._emit(result, outcome)
             return True
         return False
 
-    @contextmanager
-    def _graceful_sigint(self) -> Iterator[None]:
-        """During the run, a first Ctrl-C (SIGINT) only sets ``_stop``, which the loop checks:
-        writes in flight finish and are recorded, no new one starts. A KeyboardInterrupt raised
-        wherever the main thread happens to be can land inside a lock or between a write and its
-        record. A second Ctrl-C raises KeyboardInterrupt as usual. Only the main thread can
-        handle signals, and only Python's default handler is replaced."""
-        if (threading.current_thread() is not threading.main_thread()
-                or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-            yield
-            return
-
-        def stop(signum: int, frame: Any) -> None:
-            self._stop.set()
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-
-        signal.signal(signal.SIGINT, stop)
+    def _result(self, fut: Future[tuple[Outcome, Mapping[str, Any] | None]],
+                change: Change) -> tuple[Outcome, Mapping[str, Any] | None]:
+        """A write's outcome. An unexpected error (not an API answer) means its effect is
+        unknown and the next writes would likely meet it too: the resource fails and the run stops."""
         try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            return fut.result()
+        except Exception as exc:
+            self._fail(f"{change.address}: {type(exc).__name__}: {exc}")
+            return Outcome(change.address, change.action, "failed", f"{exc} ({change.source})"), None
 
     def _emit(self, result: ApplyResult, outcome: Outcome) -> None:
         result.outcomes.append(outcome)
         if self.on_outcome is not None:
-            self.on_outcome(outcome)
-
-
-def check_stale(plan: Plan, client: _Client, profile: Profile, state: State) -> None:
-    """Refuse a saved plan, before any write, when anything it was computed from moved."""
-    if plan.state_lineage and state.lineage != plan.state_lineage:
-        raise StalePlanError("stale plan: it was made against another state file (lineage differs); re-run plan")
-    if state.serial != plan.state_serial:
-        raise StalePlanError(
-            f"stale plan: the state changed since the plan was made (serial {plan.state_serial} → {state.serial}); "
-            "re-run plan"
-        )
-    by_kind: dict[str, list[Change]] = {}
-    for change in plan.changes:
-        if change.action is not Action.NOOP:
-            by_kind.setdefault(change.kind, []).append(change)
-    moved: list[str] = []
-    for kind_name, changes in by_kind.items():
-        kind = profile.kind(kind_name)
-        # A rename is found under its old key, and its new key must still be free.
-        live = client.fetch_by_keys(kind, [k for c in changes for k in (c.key, c.previous_key) if k is not None])
-        for c in changes:
-            now = live.get(c.previous_key or c.key)
-            if c.previous_key is not None and c.key in live:
-                moved.append(f"{c.address} was created by someone else since the plan (planned as a rename of "
-                             f"{c.kind}/{c.previous_key})")
-            elif c.action is Action.DELETE and now is not None and now.get("id") != c.id:
-                moved.append(f"{c.address} is now another resource (id {c.id} → {now.get('id')})")
-            elif c.action is Action.CREATE and now is not None:
-                moved.append(f"{c.address} was created by someone else since the plan")
-            elif c.action is not Action.CREATE and now is None:
-                moved.append(f"{c.address} no longer exists")
-            elif c.action is not Action.CREATE and now is not None and now.get("updatedAt") != c.observed_updated_at:
-                moved.append(f"{c.address} changed since the plan (updatedAt {c.observed_updated_at} → {now.get('updatedAt')})")
-    if moved:
-        raise StalePlanError("stale plan: re-run plan. Nothing was applied.\n  " + "\n  ".join(moved), reasons=moved)
+            try:
+                self.on_outcome(outcome)
+            except Exception as exc:  # e.g. BrokenPipeError: whoever read our progress went away
+                self.on_outcome = None
+                self._fail(f"reporting progress failed: {type(exc).__name__}: {exc}")

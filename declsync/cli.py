@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -17,22 +18,23 @@ from typing import Any, TypeVar
 
 import click
 
-from declsync import __version__, planfile, workflow
+from declsync import __version__, planfile, recovery, workflow
 from declsync.apply import ApplyResult, Outcome
 from declsync.client import DEFAULT_DEADLINE, DEFAULT_REQUEST_TIMEOUT
 from declsync.errors import ConfigError, DeclsyncError, MassDeleteError, PlanFileError, redact
 from declsync.importer import Per
+from declsync.interrupt import interrupts_raise
 from declsync.manifest import load_manifests
 from declsync.plan import Action, Plan
 from declsync.profile import Profile, load_profile
 from declsync.progress import make_progress
-from declsync.prune import DEFAULT_MAX_DELETE_FRACTION, PruneOptions
+from declsync.prune import DEFAULT_MAX_DELETE_FRACTION, PruneOptions, path_scope
 from declsync.render import render_json, render_text
 from declsync.render_markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS, render_markdown
 from declsync.sandbox.cli import sandbox_group
 from declsync.schema import manifest_schema
 from declsync.selection import Selection
-from declsync.state import StateStore
+from declsync.state import StateEntry, StateStore
 from declsync.target import Settings, open_target
 
 __all__ = ["cli", "main"]
@@ -41,8 +43,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_STATE = Path(".declsync") / "state.json"
 
 
-def _err(message: str) -> None:
-    click.echo(redact(message), err=True)
+def _err(message: str, *, strict: bool = False) -> None:
+    """A message on stderr. If stderr is gone (its reader closed the pipe), later messages go
+    nowhere instead of failing; ``strict`` re-raises that first failure (apply's progress
+    under ``-v`` stops the apply on it)."""
+    try:
+        click.echo(redact(message), err=True)
+    except (OSError, ValueError):
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - replaces stderr until the process ends
+        if strict:
+            raise
 
 
 def _use_colour(no_color: bool) -> bool:
@@ -128,11 +138,11 @@ def _prune(kw: dict[str, Any]) -> PruneOptions:
 
 def _plan_resources(
     client: Any, resources: list[Any], profile: Profile, state: Any, selection: Selection, target: str,
-    *, prune: PruneOptions,
+    paths: Sequence[str], *, prune: PruneOptions,
 ) -> Plan:
     """Select, fetch (with progress on a terminal) and plan."""
     return workflow.plan_resources(client, resources, profile, state, selection, target, prune=prune,
-                                   progress=make_progress())
+                                   progress=make_progress(), paths=paths)
 
 
 def _settings(kw: dict[str, Any]) -> Settings:
@@ -208,8 +218,10 @@ def plan(paths: tuple[str, ...], fmt: str, no_color: bool, out: str | None, deta
     settings = _settings(kw)
     profile, resources = _load(paths, profile_path)
     state = StateStore(state_path).read()
+    _warn_recovery_files(Path(state_path))
     with open_target(settings, profile, _err) as target:
         result = _plan_resources(target.client, resources, profile, state, selection, target.description,
+                                 list(paths) or ["manifests"],
                                  prune=prune)
     _show_plan(result, fmt, no_color, compact, max_chars)
     if out:
@@ -238,12 +250,36 @@ def _confirm(auto_approve: bool) -> None:
         raise DeclsyncError("Apply cancelled. Nothing was applied.")
 
 
-def _report(result: ApplyResult) -> int:
+def _warn_recovery_files(state_path: Path) -> None:
+    for path in recovery.pending_files(state_path):
+        _err(f"Warning: {path} holds state changes an earlier apply could not save; the next `declsync apply` "
+             "merges it (this plan does not know them).")
+
+
+def _report(result: ApplyResult, state_path: Path) -> int:
     for outcome in result.outcomes:
         if outcome.status in ("failed", "skipped"):
             _err(f"  {outcome.status}: {outcome.address}: {outcome.message}")
+    if result.unsaved is not None:
+        written = recovery.write_recovery(state_path, result.unsaved, result.save_error or "")
+        _err(recovery.describe(recovery.relative(written) if written else None, state_path, result.unsaved,
+                               result.save_error or ""))
     click.echo(result.summary())
     return 0 if result.ok else 1
+
+
+def _stopping(bar: Any) -> Callable[[str, int], None]:
+    """Apply's acknowledgement of a stop signal or a fatal error, as it happens."""
+
+    def say(why: str, in_flight: int) -> None:
+        bar.clear()
+        writes = f"{in_flight} in-flight write{'s' if in_flight != 1 else ''}"
+        if why.startswith("SIG"):
+            _err(f"Interrupt received: finishing {writes} ({why}); no new write starts.")
+        else:
+            _err(f"Error: {why}\nStopping: finishing {writes}; no new write starts.")
+
+    return say
 
 
 @cli.command()
@@ -270,18 +306,19 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
     store = StateStore(state_path)
     verbose = bool(ctx.obj and ctx.obj.get("verbose"))
     with store.locked(operation="apply") as locked, open_target(settings, profile, _err) as target:
+        recovery.pick_up(locked, _err)
         if saved is not None:
             workflow.check_saved_plan(saved, target.description, target.client, profile, locked.state)
             the_plan = saved
         else:
             assert resources is not None
             the_plan = _plan_resources(target.client, resources, profile, locked.state, selection,
-                                       target.description, prune=prune)
+                                       target.description, list(paths) or ["manifests"], prune=prune)
         _show_plan(the_plan, fmt, no_color, compact, max_chars)
         if not the_plan.has_changes:
             # Still record adopted/unchanged resources so later plans know their last-applied spec.
-            workflow.record_unchanged(the_plan, target.client, profile, locked, settings.parallelism)
-            return 0
+            recorded = workflow.record_unchanged(the_plan, target.client, profile, locked, settings.parallelism)
+            return 0 if recorded.unsaved is None else _report(recorded, store.path)
         _confirm(auto_approve)
         # The time a user spent reading the plan at the prompt is not the API's.
         target.client.restart_deadline()
@@ -293,12 +330,13 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
             def progress(outcome: Outcome) -> None:
                 if verbose:
                     bar.clear()
-                    _err(f"  {outcome.status}: {outcome.address} {outcome.message}".rstrip())
+                    _err(f"  {outcome.status}: {outcome.address} {outcome.message}".rstrip(), strict=True)
                 tick(1)
 
             result = workflow.execute(the_plan, target.client, profile, locked, parallelism=settings.parallelism,
-                                      on_outcome=progress, saved=saved is not None)
-    return _report(result)
+                                      on_outcome=progress, saved=saved is not None, on_stop=_stopping(bar))
+        # Reported under the lock: a recovery file is written before another apply may start.
+        return _report(result, store.path)
 
 
 @cli.command()
@@ -318,6 +356,19 @@ def force_unlock(lock_id: str, state_path: str) -> int:
     """Remove a stale state lock left by a killed process (LOCK_ID from the lock error)."""
     StateStore(state_path).force_unlock(lock_id)
     click.echo(f"Lock {lock_id} removed from {state_path}.")
+    return 0
+
+
+@cli.command("merge-recovery")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--state", "state_path", envvar="DECLSYNC_STATE", type=click.Path(dir_okay=False),
+              default=str(DEFAULT_STATE), show_default=True)
+def merge_recovery(file: str, state_path: str) -> int:
+    """Merge a recovery file (state changes an apply could not save) into the state, then delete it."""
+    with StateStore(state_path).locked(operation="merge-recovery") as locked:
+        changed = recovery.merge_file(locked, Path(file))
+    click.echo(f"Merged {file} into {state_path}: {changed} entr{'y' if changed == 1 else 'ies'} updated; "
+               f"{file} is removed.")
     return 0
 
 
@@ -341,6 +392,7 @@ def import_(kind_name: str, keys: tuple[str, ...], all_: bool, out_dir: str, per
         raise click.UsageError("give the keys to import, or --all (not both)")
     store = StateStore(state_path)
     with store.locked(operation="import") as locked, open_target(settings, profile, _err) as target:
+        recovery.pick_up(locked, _err)
         done = workflow.import_kind(target.client, kind, keys, all_, out_dir=Path(out_dir), per=per, force=force,
                                     profile=profile, locked=locked, target=target.description)
     if not done.items:
@@ -352,9 +404,30 @@ def import_(kind_name: str, keys: tuple[str, ...], all_: bool, out_dir: str, per
                f"file{'s' if len(written) != 1 else ''}:")
     for path in written:
         click.echo(f"  {path}")
-    click.echo(f"Recorded {'them' if n != 1 else 'it'} in {state_path}; `declsync plan` shows no changes for "
-               f"{'them' if n != 1 else 'it'}.")
+    them = "them" if n != 1 else "it"
+    plan_here, plan_all = _plan_commands(out_dir)
+    click.echo(f"Recorded {them} in {state_path}; `{plan_here}` shows no changes for {them}.")
+    if plan_all is not None:
+        click.echo(f"To plan {them} with the rest of your manifests: `{plan_all}` "
+                   f"(a plan of manifests/ alone neither plans nor prunes {them}).")
     return 0
+
+
+def _plan_commands(out_dir: str) -> tuple[str, str | None]:
+    """The exact `declsync plan` command that plans the imported files, and (when they are not
+    under the default manifests/) one that plans them together with manifests/. Settings given
+    on the command line are repeated, except credentials."""
+    ctx = click.get_current_context()
+    opts: list[str] = []
+    for name, flag in (("api_url", "--api-url"), ("state_path", "--state"), ("profile_path", "--profile")):
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+            opts += [flag, str(ctx.params[name])]
+    tail = "".join(f" {shlex.quote(o)}" for o in opts)
+    default = Path("manifests")
+    if path_scope([default]).covers(StateEntry("", "", "", {}, source=f"{out_dir}:1")):
+        return f"declsync plan{tail}", None
+    here = f"declsync plan {shlex.quote(out_dir)}{tail}"
+    return here, (f"declsync plan manifests {shlex.quote(out_dir)}{tail}" if default.is_dir() else None)
 
 
 @cli.command()
@@ -397,7 +470,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI and map every outcome to an exit code."""
     verbose = _verbose(argv)
     try:
-        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="declsync", standalone_mode=False)
+        # SIGTERM and SIGHUP (CI cancelling a job) end a run like Ctrl-C: locks released, exit 130
+        # (apply, once writing, finishes its writes in flight instead: see declsync.interrupt).
+        with interrupts_raise():
+            rv = cli.main(args=list(argv) if argv is not None else None, prog_name="declsync",
+                          standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort as exc:

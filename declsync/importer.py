@@ -25,6 +25,7 @@ import yaml
 from declsync.errors import ConfigError
 from declsync.normalize import utc_now
 from declsync.profile import FieldSpec, KindSpec, Profile, validate_body
+from declsync.prune import canonical_source
 from declsync.state import State, StateEntry
 
 __all__ = ["Imported", "check_overwrite", "convert", "fetch_live_resources", "import_resources", "plan_files", "render_file", "write_files"]
@@ -238,5 +239,5 @@ def write_files(
         path.write_text(text, encoding="utf-8")
         for item, line in zip(items, starts, strict=True):
             state.put(StateEntry(kind=item.kind, key=item.key, id=item.id, spec=item.state_spec,
-                                 updated_at=item.updated_at, applied_at=now, source=f"{path}:{line}"))
+                                 updated_at=item.updated_at, applied_at=now, source=canonical_source(f"{path}:{line}")))
     return list(files)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from declsync.apply import Applier, ApplyResult, Outcome, check_stale
+from declsync.apply import Applier, ApplyResult, Outcome
 from declsync.config import load_config
 from declsync.errors import ConfigError, ManifestError, StalePlanError
 from declsync.importer import (
@@ -34,8 +34,9 @@ from declsync.manifest import Resource, load_manifests
 from declsync.plan import Plan
 from declsync.profile import KindSpec, Profile
 from declsync.progress import NullProgress, Tick
-from declsync.prune import DEFAULT_MAX_DELETE_FRACTION, PruneOptions
+from declsync.prune import DEFAULT_MAX_DELETE_FRACTION, PruneOptions, prune_scope
 from declsync.selection import Selection, select
+from declsync.stale import check_stale
 from declsync.state import LockedState, State
 
 __all__ = [
@@ -69,15 +70,22 @@ def prune_options(enabled: bool | None, allow_mass_delete: bool = False, max_del
 def plan_resources(
     client: Any, resources: Sequence[Resource], profile: Profile, state: State, selection: Selection, target: str,
     *, prune: PruneOptions | None = None, progress: ProgressLike | None = None,
+    paths: Sequence[str | Path] = ("manifests",),
 ) -> Plan:
-    """Select, fetch live state (ticking ``progress``) and plan. With a selection, prune
-    stays inside it: a restricted plan never deletes what it was not restricted to."""
+    """Select, fetch live state (ticking ``progress``) and plan. Prune considers only state
+    entries whose recorded manifest lies under ``paths`` (the paths the resources were loaded
+    from), and with a selection stays inside it: a restricted plan never deletes what it was
+    not restricted to."""
     from declsync.pipeline import build_plan
     from declsync.planner import lookup_set
 
     selected, left_out, notes = select(list(resources), selection, profile)
-    if selection.active and prune is not None:
-        prune = dataclasses.replace(prune, scope=selection.matches_address)
+    if prune is not None:
+        declared = {(r.kind, k) for r in resources for k in (r.key, *r.previous_keys)}
+        scope, unscoped = prune_scope(state.entries(), declared, [str(p) for p in paths],
+                                      selection.matches_address if selection.active else None)
+        prune = dataclasses.replace(prune, scope=scope)
+        notes = [*notes, *unscoped]
     # Computed once: its size is the progress total, and build_plan fetches exactly these keys.
     lookups = lookup_set(selected, profile)
     total = sum(len(keys) for keys in lookups.values())
@@ -101,10 +109,14 @@ def record_unchanged(plan: Plan, client: Any, profile: Profile, locked: LockedSt
 
 
 def execute(plan: Plan, client: Any, profile: Profile, locked: LockedState, *, parallelism: int,
-            on_outcome: Callable[[Outcome], None] | None = None, saved: bool = False) -> ApplyResult:
+            on_outcome: Callable[[Outcome], None] | None = None, saved: bool = False,
+            on_stop: Callable[[str, int], None] | None = None) -> ApplyResult:
     """Apply ``plan``. A ``saved`` plan re-reads each resource right before its PATCH and
-    sends If-Match, so a change made after the stale check is never overwritten."""
-    applier = Applier(client, profile, locked, parallelism=parallelism, on_outcome=on_outcome, guard_updates=saved)
+    sends If-Match, so a change made after the stale check is never overwritten. A fatal
+    error or a signal stops new writes (``on_stop(reason, in_flight)`` is told at once); the
+    result's ``unsaved`` holds what could not be saved to the state."""
+    applier = Applier(client, profile, locked, parallelism=parallelism, on_outcome=on_outcome, guard_updates=saved,
+                      on_stop=on_stop)
     return applier.run(plan)
 
 

@@ -121,7 +121,7 @@ def test_import_then_plan_shows_no_changes(sandbox, workdir: Path) -> None:
     assert len(state) == 9
     entry = state.get("Location", "LOC-ACME-CHI")
     assert entry is not None and entry.spec["customerId"] == get(sandbox, "customers", "CUST-ACME")["id"]  # type: ignore[index]
-    assert entry.source == f"{out}/locations/LOC-ACME-CHI.yaml:2"
+    assert entry.source == "imported/locations/LOC-ACME-CHI.yaml:2"  # relative to the working directory
     assert run(["validate", str(out)]).code == 0
     plan = run(["plan", "--detailed-exitcode", str(out), *url(sandbox)])
     assert plan.code == 0, plan.all

@@ -35,7 +35,8 @@ def cli(*args: str) -> str:
                                   cli("validate", str(REPO / "manifests"))])
 def test_help_and_validate_load_neither_the_server_nor_the_planning_stack(code: str) -> None:
     loaded = loaded_by(code)
-    assert not loaded & (SERVER | PLANNING | {"rich"}), loaded & (SERVER | PLANNING | {"rich"})
+    # (rich is not ours to judge: httpx imports it for its own CLI whenever it is installed.)
+    assert not loaded & (SERVER | PLANNING), loaded & (SERVER | PLANNING)
 
 
 def test_plan_against_a_real_url_loads_no_server(sandbox, workdir: Path) -> None:
