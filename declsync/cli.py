@@ -8,6 +8,7 @@ Exit codes follow Terraform: 0 success (or no changes), 1 error, 2 changes prese
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import sys
@@ -22,7 +23,7 @@ import click
 from declsync import __version__
 from declsync.apply import Applier, ApplyResult, Outcome, check_stale
 from declsync.config import load_config
-from declsync.errors import ConfigError, DeclsyncError, ManifestError, StalePlanError, redact
+from declsync.errors import ConfigError, DeclsyncError, ManifestError, StalePlanError
 from declsync.importer import (
     Imported,
     Per,
@@ -43,6 +44,7 @@ from declsync.render import render_json, render_text
 from declsync.render_markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS, render_markdown
 from declsync.sandbox.cli import sandbox_group
 from declsync.schema import manifest_schema
+from declsync.scrub import escape_controls, register_secret, safe_text
 from declsync.selection import Selection, select
 from declsync.state import StateStore
 from declsync.target import Settings, open_target
@@ -54,7 +56,14 @@ DEFAULT_STATE = Path(".declsync") / "state.json"
 
 
 def _err(message: str) -> None:
-    click.echo(redact(message), err=True)
+    """One line to stderr, scrubbed: a key or server message cannot add lines, nor show a secret."""
+    click.echo(safe_text(message), err=True)
+
+
+def _err_lines(text: str) -> None:
+    """Several lines (an error message, a traceback), each scrubbed on its own."""
+    for line in text.rstrip("\n").split("\n"):
+        _err(line)
 
 
 def _use_colour(no_color: bool) -> bool:
@@ -376,7 +385,7 @@ def import_(kind_name: str, keys: tuple[str, ...], all_: bool, out_dir: str, per
     click.echo(f"Imported {n} {kind.name} resource{'s' if n != 1 else ''} into {len(written)} "
                f"file{'s' if len(written) != 1 else ''}:")
     for path in written:
-        click.echo(f"  {path}")
+        click.echo(f"  {escape_controls(str(path))}")
     click.echo(f"Recorded {'them' if n != 1 else 'it'} in {state_path}; `declsync plan` shows no changes for "
                f"{'them' if n != 1 else 'it'}.")
     return 0
@@ -420,9 +429,30 @@ def _verbose(argv: Sequence[str] | None) -> bool:
     return "-v" in args or "--verbose" in args
 
 
+# Options whose values are secrets (the sandbox's --client is ID:SECRET), registered
+# before click parses anything, so that even a usage error cannot echo one.
+_SECRET_OPTIONS = ("--token", "--client-secret", "--client")
+_SECRET_ENV = ("DECLSYNC_TOKEN", "DECLSYNC_CLIENT_SECRET")
+
+
+def _register_secrets(argv: Sequence[str] | None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    for i, arg in enumerate(args):
+        name, eq, value = arg.partition("=")
+        if name in _SECRET_OPTIONS:
+            for secret in ([value] if eq else args[i + 1:i + 2]):
+                register_secret(secret)
+                register_secret(secret.strip())
+                register_secret(secret.partition(":")[2])
+    for var in _SECRET_ENV:
+        register_secret(os.environ.get(var))
+        register_secret((os.environ.get(var) or "").strip())
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI and map every outcome to an exit code."""
     verbose = _verbose(argv)
+    _register_secrets(argv)
     try:
         rv = cli.main(args=list(argv) if argv is not None else None, prog_name="declsync", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -435,26 +465,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         _err("Aborted.")
         sys.exit(1)
     except click.ClickException as exc:
-        exc.show()
+        shown = io.StringIO()
+        exc.show(file=shown)
+        _err_lines(shown.getvalue())
         sys.exit(1)
     except DeclsyncError as exc:
-        _err(f"Error: {exc}")
+        _err_lines(f"Error: {exc}")
         if verbose:
             cause = exc.__cause__ or exc.__context__
             while cause is not None:
-                _err(f"  caused by: {type(cause).__name__}: {redact(str(cause))}")
+                _err(f"  caused by: {type(cause).__name__}: {cause}")
                 cause = cause.__cause__ or cause.__context__
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         _err("Interrupted.")
         sys.exit(130)
     except Exception as exc:  # a bug: say so plainly, without a traceback unless asked
-        _err(f"Error: internal error: {type(exc).__name__}: {redact(str(exc))}")
+        _err(f"Error: internal error: {type(exc).__name__}: {exc}")
         if verbose:
-            _err(redact("".join(traceback.format_exception(exc))))
+            _err_lines("".join(traceback.format_exception(exc)))
         else:
             _err("Run with -v for details and please report it.")
         sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)
-
-

@@ -1,16 +1,38 @@
-"""Turning a Plan into text for people and JSON for machines. No planning, no I/O."""
+"""Turning a Plan into text for people and JSON for machines. No planning, no I/O.
+
+What a person sees passes ``display_change`` (sensitive values masked, registered
+secrets redacted from every string, the key included) and every text line is
+escaped (``declsync.scrub.escape_controls``) before colour is added, so a key or a
+value holding CR/LF or ESC cannot forge or hide a line of the plan. JSON keeps the
+fields apply acts on exact (``kind``, ``key``, ``id``, ``patch``, ``spec`` …) and
+redacts the rest; a plan whose exact fields hold a secret is refused rather than
+written (``SecretInPlanError``).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
 
+from declsync import scrub
+from declsync.errors import ConfigError
 from declsync.plan import Action, Change, FieldChange, Plan
 from declsync.profile import is_ref_marker
 from declsync.sensitive import MASK, is_sensitive, mask_change, mask_plan
 
-__all__ = ["compact_line", "count_fields", "format_value", "render_json", "render_summary", "render_text"]
+__all__ = [
+    "SecretInPlanError",
+    "compact_line",
+    "count_fields",
+    "display_change",
+    "drift_note",
+    "format_value",
+    "render_json",
+    "render_summary",
+    "render_text",
+]
 
 Styler = Callable[[str, str], str]
 
@@ -18,7 +40,45 @@ _COLOURS = {"+": "green", "~": "yellow", "-": "red", "!": "magenta", "dim": "bri
 
 
 def _plain(text: str, _style: str) -> str:
-    return text
+    return scrub.escape_controls(text)
+
+
+class SecretInPlanError(ConfigError):
+    """The fields apply sends or targets hold a credential: the plan is not written out."""
+
+
+def display_change(change: Change) -> Change:
+    """What a person may see of ``change``: sensitive values masked, secrets redacted."""
+    change = mask_change(change)
+    if not scrub.DEFAULT.active:
+        return change
+    rv, rs = scrub.redact_value, scrub.redact
+    return dataclasses.replace(
+        change,
+        key=rs(change.key),
+        source=rs(change.source),
+        id=rs(change.id) if change.id is not None else None,
+        previous_key=rs(change.previous_key) if change.previous_key is not None else None,
+        before=rv(change.before),
+        after=rv(change.after),
+        warnings=tuple(rv(list(change.warnings))),
+        json_patch=tuple(rv(list(change.json_patch))),
+        field_changes=tuple(
+            dataclasses.replace(fc, path=rs(fc.path), before=rv(fc.before), after=rv(fc.after),
+                                details=tuple(rv(list(fc.details))), last_applied=rv(fc.last_applied))
+            for fc in change.field_changes
+        ),
+    )
+
+
+def drift_note(fc: FieldChange, limit: int = 120) -> str:
+    """What a drift marker says about one field (empty when it did not drift)."""
+    if not fc.drift:
+        return ""
+    if fc.drifted_removal:
+        return ("removed from manifest; changed outside declsync since the last apply: "
+                f"{format_value(fc.last_applied, limit)} → {format_value(fc.before, limit)}")
+    return "changed outside declsync since the last apply"
 
 
 def format_value(value: Any, limit: int = 120) -> str:
@@ -45,12 +105,14 @@ def _field_line(fc: FieldChange, action: Action, sensitive: tuple[str, ...] = ()
         return f"{fc.path}: {after}"
     if fc.reason == "replaced":
         text = f"{fc.path}: {before} → {after} (array replaced)"
+    elif fc.drifted_removal:
+        text = f"{fc.path}: {before} → null"
     elif fc.reason == "removed":
         text = f"{fc.path}: {before} → null (removed from manifest)"
     else:
         text = f"{fc.path}: {before} → {after}"
     if fc.drift:
-        text += "  [drift: changed outside declsync since the last apply]"
+        text += f"  [drift: {drift_note(fc)}]"
     return text
 
 
@@ -73,7 +135,7 @@ def compact_line(change: Change) -> str:
 
 
 def _render_change(change: Change, style: Styler) -> list[str]:
-    change = mask_change(change)
+    change = display_change(change)
     sym = change.action.symbol
     verb = {"create": "create", "update": "update", "delete": "delete", "noop": "unchanged"}[change.action.value]
     ident = f" (id {change.id})" if change.id else ""
@@ -110,9 +172,10 @@ def render_text(plan: Plan, *, colour: bool = False, compact: bool = False) -> s
     lines: list[str] = []
     changed = [c for c in plan.changes if c.action is not Action.NOOP]
     if compact:
-        lines.extend(style(compact_line(c), c.action.symbol) for c in changed)
-        lines.extend(style(compact_line(c), "!") for c in plan.changes if c.action is Action.NOOP and c.warnings)
-        lines.extend(f"Note: {note}" for note in plan.notes)
+        lines.extend(style(compact_line(display_change(c)), c.action.symbol) for c in changed)
+        lines.extend(style(compact_line(display_change(c)), "!")
+                     for c in plan.changes if c.action is Action.NOOP and c.warnings)
+        lines.extend(_plain(scrub.redact(f"Note: {note}"), "") for note in plan.notes)
         lines.append(render_summary(plan))
         return "\n".join(lines) + "\n"
     if changed:
@@ -123,12 +186,13 @@ def render_text(plan: Plan, *, colour: bool = False, compact: bool = False) -> s
             lines.append("")
     quiet_warnings = [c for c in plan.changes if c.action is Action.NOOP and c.warnings]
     for change in quiet_warnings:
-        for warning in change.warnings:
-            lines.append(style(f"  ! {change.address}: {warning}", "!"))
+        shown = display_change(change)
+        for warning in shown.warnings:
+            lines.append(style(f"  ! {shown.address}: {warning}", "!"))
     if quiet_warnings:
         lines.append("")
     for note in plan.notes:
-        lines.append(f"Note: {note}")
+        lines.append(_plain(scrub.redact(f"Note: {note}"), ""))
     lines.append(render_summary(plan))
     return "\n".join(lines) + "\n"
 
@@ -136,11 +200,42 @@ def render_text(plan: Plan, *, colour: bool = False, compact: bool = False) -> s
 def _colour(text: str, key: str) -> str:
     import click
 
+    text = scrub.escape_controls(text)
     colour = _COLOURS.get(key)
     return click.style(text, fg=colour) if colour else text
 
 
+# Apply acts on these exactly: they are never redacted, and a plan in which they
+# hold a secret is refused instead.
+_EXACT = ("kind", "key", "id", "patch", "spec", "previous_key", "depends_on", "observed_updated_at")
+
+
+def _redacted_json(doc: dict[str, Any]) -> dict[str, Any]:
+    changes = []
+    for change in doc["changes"]:
+        exact = {k: change[k] for k in _EXACT if k in change}
+        if scrub.DEFAULT.contains_secret(exact):
+            raise SecretInPlanError(
+                f"{scrub.redact(str(change.get('kind')))}/{scrub.redact(str(change.get('key')))}: the planned "
+                "change holds the API token or client secret (in its key, patch or spec); declsync does not write "
+                "credentials into a plan. Remove it from the manifest (or mark the field sensitive and apply "
+                "without a saved plan)"
+            )
+        shown = scrub.redact_value({k: v for k, v in change.items() if k not in exact})
+        changes.append({k: exact[k] if k in exact else shown[k] for k in change})
+    if scrub.DEFAULT.contains_secret(doc.get("forget", [])):
+        raise SecretInPlanError("a state entry the plan forgets holds the API token or client secret in its key; "
+                                "declsync does not write credentials into a plan")
+    return {**doc, "changes": changes, "notes": scrub.redact_value(doc.get("notes", [])),
+            "target": scrub.redact(str(doc.get("target", "")))}
+
+
 def render_json(plan: Plan) -> str:
     """The plan as JSON (stdout and saved plans alike): sensitive values are masked in
-    the display fields; ``patch`` and ``spec`` keep them, as apply sends and records them."""
-    return json.dumps(mask_plan(plan).to_json(), indent=2, ensure_ascii=False, default=str) + "\n"
+    the display fields; ``patch`` and ``spec`` keep them, as apply sends and records them.
+    Registered secrets are redacted from the display fields; ``SecretInPlanError`` when
+    a field apply acts on holds one."""
+    doc = mask_plan(plan).to_json()
+    if scrub.DEFAULT.active:
+        doc = _redacted_json(doc)
+    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
