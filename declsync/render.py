@@ -71,13 +71,14 @@ def display_change(change: Change) -> Change:
     )
 
 
-def drift_note(fc: FieldChange, limit: int = 120) -> str:
-    """What a drift marker says about one field (empty when it did not drift)."""
+def drift_note(fc: FieldChange, hidden: bool = False) -> str:
+    """What a drift marker says about one field (empty when it did not drift);
+    ``hidden``: the field is sensitive, its values read ``(sensitive)``."""
     if not fc.drift:
         return ""
     if fc.drifted_removal:
         return ("removed from manifest; changed outside declsync since the last apply: "
-                f"{format_value(fc.last_applied, limit)} → {format_value(fc.before, limit)}")
+                f"{_shown(fc.last_applied, hidden)} → {_shown(fc.before, hidden)}")
     return "changed outside declsync since the last apply"
 
 
@@ -112,7 +113,7 @@ def _field_line(fc: FieldChange, action: Action, sensitive: tuple[str, ...] = ()
     else:
         text = f"{fc.path}: {before} → {after}"
     if fc.drift:
-        text += f"  [drift: {drift_note(fc)}]"
+        text += f"  [drift: {drift_note(fc, hidden)}]"
     return text
 
 

@@ -88,7 +88,7 @@ def _field_lines(change: Change, with_values: bool) -> list[str]:
         elif fc.reason == "replaced":
             text += "  # array replaced"
         if fc.drift:
-            text += f"  # drift: {drift_note(fc)}"
+            text += f"  # drift: {drift_note(fc, hidden)}"
         lines.append(f"{sym} {text}")
         for detail in fc.details:
             dsym = "+" if ": added " in detail else "-" if ": removed " in detail else "~"
