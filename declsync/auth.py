@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from declsync.errors import AuthError, ConfigError, ConnectError, register_secret
+from declsync.scrub import install_log_filter
 
 __all__ = [
     "ClientCredentialsAuth",
@@ -37,6 +38,9 @@ __all__ = [
     "default_token_url",
     "origin",
 ]
+
+# httpx/httpcore log URLs and connection errors; whatever they say is scrubbed first.
+install_log_filter()
 
 # A token is renewed this long before the server says it expires, so a request
 # never leaves with a token that dies in flight.

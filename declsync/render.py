@@ -48,9 +48,13 @@ class SecretInPlanError(ConfigError):
 
 
 def display_change(change: Change) -> Change:
-    """What a person may see of ``change``: sensitive values masked, secrets redacted."""
+    """What the human renderers show of ``change``: sensitive values masked, secrets
+    redacted from what they print (address, source, id, field changes, warnings; not
+    ``before``/``after``/``json_patch``, which only JSON shows, redacted on its own)."""
     change = mask_change(change)
-    if not scrub.DEFAULT.active:
+    shown = [change.key, change.source, change.id, change.previous_key, change.warnings,
+             [(fc.path, fc.before, fc.after, fc.details, fc.last_applied) for fc in change.field_changes]]
+    if not scrub.DEFAULT.contains_secret(shown):  # one scan; the rebuild below is the rare case
         return change
     rv, rs = scrub.redact_value, scrub.redact
     return dataclasses.replace(
@@ -59,10 +63,7 @@ def display_change(change: Change) -> Change:
         source=rs(change.source),
         id=rs(change.id) if change.id is not None else None,
         previous_key=rs(change.previous_key) if change.previous_key is not None else None,
-        before=rv(change.before),
-        after=rv(change.after),
         warnings=tuple(rv(list(change.warnings))),
-        json_patch=tuple(rv(list(change.json_patch))),
         field_changes=tuple(
             dataclasses.replace(fc, path=rs(fc.path), before=rv(fc.before), after=rv(fc.after),
                                 details=tuple(rv(list(fc.details))), last_applied=rv(fc.last_applied))
@@ -212,6 +213,8 @@ _EXACT = ("kind", "key", "id", "patch", "spec", "previous_key", "depends_on", "o
 
 
 def _redacted_json(doc: dict[str, Any]) -> dict[str, Any]:
+    if not scrub.DEFAULT.contains_secret(doc):  # one scan of the whole plan, the usual case
+        return doc
     changes = []
     for change in doc["changes"]:
         exact = {k: change[k] for k in _EXACT if k in change}

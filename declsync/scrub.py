@@ -20,13 +20,16 @@ Two concerns, one module, because every output path needs both:
   (``\\n``, ``\\x1b``, ``\\u202e``).
 
 ``redact``/``register_secret`` act on one process-wide ``Redactor`` (the CLI's);
-tests and library users who want isolation make their own.
+tests and library users who want isolation make their own. declsync logs nothing
+itself; ``RedactingFilter`` scrubs the records of the HTTP libraries it uses (installed
+on their loggers by ``declsync.auth``), and can be added to any handler.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -38,8 +41,10 @@ __all__ = [
     "MARK",
     "MIN_SECRET",
     "WINDOW",
+    "RedactingFilter",
     "Redactor",
     "escape_controls",
+    "install_log_filter",
     "redact",
     "redact_value",
     "register_secret",
@@ -99,9 +104,28 @@ class _Index:
     whole: tuple[str, ...]  # representations shorter than WINDOW: removed whole
     grams: frozenset[str]  # every WINDOW-long piece of the longer representations
     heads: tuple[str, ...]  # the longer representations, for cut-off beginnings
+    pattern: re.Pattern[str] | None  # finds where any of ``grams`` starts
 
 
-_EMPTY = _Index((), frozenset(), ())
+_EMPTY = _Index((), frozenset(), (), None)
+
+
+def _trie(words: Iterable[str]) -> str:
+    """A regex matching any of ``words`` (all of one length), as a trie: the regex engine
+    then scans at C speed, trying each position against a few branches, not all words."""
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for ch in word:
+            node = node.setdefault(ch, {})
+
+    def build(node: dict[str, Any]) -> str:
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items())]
+        if len(branches) <= 1:
+            return "".join(branches)
+        return "(?:" + "|".join(branches) + ")"
+
+    return build(root)
 
 
 class Redactor:
@@ -124,10 +148,12 @@ class Redactor:
             self._secrets.add(secret)
             forms = {f for s in self._secrets for f in representations(s)}
             longer = sorted((f for f in forms if len(f) >= WINDOW), key=len, reverse=True)
+            grams = frozenset(f[i:i + WINDOW] for f in longer for i in range(len(f) - WINDOW + 1))
             self._index = _Index(
                 whole=tuple(sorted((f for f in forms if len(f) < WINDOW), key=len, reverse=True)),
-                grams=frozenset(f[i:i + WINDOW] for f in longer for i in range(len(f) - WINDOW + 1)),
+                grams=grams,
                 heads=tuple(longer),
+                pattern=re.compile(f"(?=({_trie(grams)}))", re.DOTALL) if grams else None,
             )
 
     @property
@@ -140,7 +166,8 @@ class Redactor:
         if index is _EMPTY or not text:
             return text
         for form in index.whole:
-            text = text.replace(form, MARK)
+            if form in text:
+                text = text.replace(form, MARK)
         # Repeat until nothing matches: a MARK next to the leftovers could complete a
         # piece of a secret that itself contains '*'. Every pass shortens the text.
         while True:
@@ -151,18 +178,16 @@ class Redactor:
 
     @staticmethod
     def _spans(text: str, index: _Index) -> list[tuple[int, int]]:
-        spans: list[tuple[int, int]] = []
-        for gram in index.grams:
-            at = text.find(gram)
-            while at != -1:
-                spans.append((at, at + WINDOW))
-                at = text.find(gram, at + 1)
+        # Every position where a piece starts (a lookahead, so overlapping pieces all count).
+        spans = [(m.start(), m.start() + WINDOW) for m in index.pattern.finditer(text)] if index.pattern else []
         ends: list[int] = []
         for ellipsis in _ELLIPSES:
             at = text.find(ellipsis)
             while at != -1:
                 ends.append(at)
                 at = text.find(ellipsis, at + 1)
+        if not ends:
+            return spans
         for end in ends:
             for head in index.heads:
                 # The longest cut-off beginning of ``head`` that ends at ``end``.
@@ -174,7 +199,9 @@ class Redactor:
 
     def redact_value(self, value: Any) -> Any:
         """``value`` (JSON-like data) with every string, and every mapping key, redacted."""
-        if self._index is _EMPTY:
+        if isinstance(value, str):
+            return self.redact(value)
+        if not self.contains_secret(value):
             return value
         return self._walk(value)
 
@@ -188,7 +215,12 @@ class Redactor:
         return value
 
     def contains_secret(self, value: Any) -> bool:
-        return bool(self.redact_value(value) != value)
+        """Whether any string in ``value`` (JSON-like data) holds a trace of a secret.
+        One scan of its JSON text: a secret's JSON-escaped forms are among those redacted."""
+        if self._index is _EMPTY:
+            return False
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        return self.redact(text) != text
 
 
 def _replace(text: str, spans: list[tuple[int, int]]) -> str:
@@ -227,3 +259,29 @@ def redact_value(value: Any) -> Any:
 def safe_text(text: str, *, keep: str = "") -> str:
     """Text fit for a terminal or a log: control characters escaped, then secrets redacted."""
     return DEFAULT.redact(escape_controls(text, keep=keep))
+
+
+class RedactingFilter(logging.Filter):
+    """Scrubs a log record's message (arguments merged in) before any handler sees it."""
+
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        super().__init__()
+        self.redactor = redactor or DEFAULT
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.redactor.active:
+            record.msg = escape_controls(self.redactor.redact(record.getMessage()))
+            record.args = None
+        return True
+
+
+# The loggers of the HTTP stack (a filter on a logger does not see its children's records).
+HTTP_LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy")
+
+
+def install_log_filter() -> None:
+    """Put one ``RedactingFilter`` on each HTTP library logger (idempotent)."""
+    for name in HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qs
 
 import httpx
@@ -108,3 +109,12 @@ def test_an_access_token_with_a_control_character_is_refused_once() -> None:
         client.get(ORDER, "1")
     assert "control character" in str(info.value) and "at-12" not in str(info.value)
     assert len(calls) == 1
+
+
+def test_http_library_log_records_are_scrubbed(caplog: pytest.LogCaptureFixture) -> None:
+    StaticTokenAuth(TOKEN)  # registers it, as the CLI does
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("httpx").info("HTTP Request: GET %s", f"http://h/v1/x?key={TOKEN}\nforged")
+    logging.getLogger("httpcore.http11").debug("send_request_headers.failed exception=%r", ValueError(f"b'Bearer {TOKEN}'"))
+    texts = [r.getMessage() for r in caplog.records]
+    assert len(texts) == 2 and all(TOKEN[:8] not in t and "\n" not in t for t in texts), texts
