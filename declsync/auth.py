@@ -55,16 +55,18 @@ def _bad_character(value: str) -> tuple[int, str] | None:
     return None
 
 
-def clean_credential(value: str | None, what: str) -> str | None:
+def clean_credential(value: str | None, what: str, *, secret: bool = True) -> str | None:
     """``value`` without surrounding whitespace; ``None`` when that leaves nothing.
     Raise ``ConfigError`` (naming ``what``, never the value) when a control or other
-    non-printable character remains inside it. The value is registered as a secret
-    before anything else, so even a refused one is never shown."""
+    non-printable character remains inside it. A ``secret`` is registered before
+    anything else, so even a refused one is never shown; a client id is not a secret
+    (registering it would blank every word it shares 8 characters with)."""
     if value is None:
         return None
-    register_secret(value)
     cleaned = value.strip()
-    register_secret(cleaned)
+    if secret:
+        register_secret(value)
+        register_secret(cleaned)
     bad = _bad_character(cleaned)
     if bad is not None:
         position, char = bad
@@ -154,7 +156,7 @@ class ClientCredentialsAuth(httpx.Auth):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         client_secret = clean_credential(client_secret, "the client secret (DECLSYNC_CLIENT_SECRET / --client-secret)") or ""
-        client_id = clean_credential(client_id, "the client id (DECLSYNC_CLIENT_ID / --client-id)") or ""
+        client_id = clean_credential(client_id, "the client id (DECLSYNC_CLIENT_ID / --client-id)", secret=False) or ""
         if not client_id or not client_secret:
             raise ConfigError("client credentials need both DECLSYNC_CLIENT_ID and DECLSYNC_CLIENT_SECRET")
         self.token_url = token_url

@@ -441,9 +441,10 @@ def _register_secrets(argv: Sequence[str] | None) -> None:
         name, eq, value = arg.partition("=")
         if name in _SECRET_OPTIONS:
             for secret in ([value] if eq else args[i + 1:i + 2]):
+                if name == "--client":  # ID:SECRET; the id is not a secret
+                    secret = secret.partition(":")[2]
                 register_secret(secret)
                 register_secret(secret.strip())
-                register_secret(secret.partition(":")[2])
     for var in _SECRET_ENV:
         register_secret(os.environ.get(var))
         register_secret((os.environ.get(var) or "").strip())

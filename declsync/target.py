@@ -45,7 +45,7 @@ class Settings:
         object.__setattr__(self, "client_secret", clean_credential(
             self.client_secret, "the client secret (DECLSYNC_CLIENT_SECRET / --client-secret)"))
         object.__setattr__(self, "client_id", clean_credential(
-            self.client_id, "the client id (DECLSYNC_CLIENT_ID / --client-id)"))
+            self.client_id, "the client id (DECLSYNC_CLIENT_ID / --client-id)", secret=False))
 
 
 @dataclass(frozen=True)

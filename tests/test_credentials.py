@@ -10,7 +10,7 @@ import pytest
 
 from declsync.auth import ClientCredentialsAuth, StaticTokenAuth, clean_credential
 from declsync.client import ApiClient
-from declsync.errors import AuthError, ConfigError
+from declsync.errors import AuthError, ConfigError, redact
 from declsync.profile import default_profile
 from declsync.target import Settings
 
@@ -118,3 +118,11 @@ def test_http_library_log_records_are_scrubbed(caplog: pytest.LogCaptureFixture)
     logging.getLogger("httpcore.http11").debug("send_request_headers.failed exception=%r", ValueError(f"b'Bearer {TOKEN}'"))
     texts = [r.getMessage() for r in caplog.records]
     assert len(texts) == 2 and all(TOKEN[:8] not in t and "\n" not in t for t in texts), texts
+
+
+def test_a_client_id_is_cleaned_but_not_treated_as_a_secret() -> None:
+    # Registering it would blank every word it shares 8 characters with ("declsync will perform …").
+    settings = Settings(client_id=" declsync-ci\n", client_secret=SECRET)
+    assert settings.client_id == "declsync-ci"
+    assert redact("declsync will perform the following actions: declsync-ci") == \
+        "declsync will perform the following actions: declsync-ci"
