@@ -6,9 +6,9 @@ Both are ``httpx.Auth`` flows plugged into the one shared ``httpx.Client`` of
 
 Credentials are cleaned by ``clean_credential`` wherever they enter (flags, the
 environment, a file read into a variable, a token endpoint's answer): surrounding
-whitespace is stripped (a token read from a mounted file ends in ``\n``), and a
+whitespace is stripped (a token read from a mounted file ends in ``\\n``), and a
 control character left inside is a configuration error that names the setting,
-never the value. Without this, ``Bearer tok\n`` is an illegal header that an HTTP
+never the value. Without this, ``Bearer tok\\n`` is an illegal header that an HTTP
 library reports with the token in clear, and retries as if the network had failed.
 
 ``ClientCredentialsAuth`` performs its own (blocking) token request from inside the

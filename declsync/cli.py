@@ -44,7 +44,7 @@ from declsync.render import render_json, render_text
 from declsync.render_markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS, render_markdown
 from declsync.sandbox.cli import sandbox_group
 from declsync.schema import manifest_schema
-from declsync.scrub import escape_controls, register_secret, safe_text
+from declsync.scrub import register_secret, safe_text
 from declsync.selection import Selection, select
 from declsync.state import StateStore
 from declsync.target import Settings, open_target
@@ -385,7 +385,7 @@ def import_(kind_name: str, keys: tuple[str, ...], all_: bool, out_dir: str, per
     click.echo(f"Imported {n} {kind.name} resource{'s' if n != 1 else ''} into {len(written)} "
                f"file{'s' if len(written) != 1 else ''}:")
     for path in written:
-        click.echo(f"  {escape_controls(str(path))}")
+        click.echo(f"  {safe_text(str(path))}")
     click.echo(f"Recorded {'them' if n != 1 else 'it'} in {state_path}; `declsync plan` shows no changes for "
                f"{'them' if n != 1 else 'it'}.")
     return 0
