@@ -219,8 +219,20 @@ class Redactor:
         One scan of its JSON text: a secret's JSON-escaped forms are among those redacted."""
         if self._index is _EMPTY:
             return False
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        if isinstance(value, str):
+            return self.redact(value) != value
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):  # e.g. a tuple as a mapping key: check string by string
+            return self._any(value)
         return self.redact(text) != text
+
+    def _any(self, value: Any) -> bool:
+        if isinstance(value, Mapping):
+            return any(self._any(str(k)) or self._any(v) for k, v in value.items())
+        if isinstance(value, list | tuple):
+            return any(self._any(v) for v in value)
+        return isinstance(value, str) and self.redact(value) != value
 
 
 def _replace(text: str, spans: list[tuple[int, int]]) -> str:

@@ -172,3 +172,8 @@ def test_errors_escape_what_they_quote() -> None:
     lines = str(manifest).split("\n")
     assert sorted(lines[:2]) == ["m.yaml:3: refers to Customer/X\\nNo changes.", "m\\n.yaml:1: bad\\r"]
     assert len(lines) == 3
+
+
+def test_values_that_are_not_json_are_checked_too() -> None:
+    r = Redactor([SECRET])
+    assert r.contains_secret({("a", 1): [SECRET]}) and not r.contains_secret({("a", 1): ["b"]})
