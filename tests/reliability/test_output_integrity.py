@@ -217,3 +217,18 @@ def test_a_removed_field_someone_else_changed_is_shown_as_drift(sandbox: Sandbox
     assert change["drift"] == ["notes"] and change["patch"] == {"notes": None}
     (fc,) = change["field_changes"]
     assert fc["last_applied"] == "Prefers morning pickups." and fc["before"] == "Call Dana first."
+
+
+def test_import_does_not_write_a_credential_into_a_manifest(secured: SandboxServer, workdir: Path) -> None:
+    secured.reset()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=secured.base_url + "/", headers=headers, timeout=10) as api:
+        created = api.post("customers", json={"key": "CUST-PASTED", "name": "Pasted", "status": "ACTIVE",
+                                              "notes": f"API token for the ERP: {TOKEN}"})
+        assert created.status_code == 201, created.text
+    result = run(["-v", "import", "Customer", "CUST-PASTED", "--api-url", secured.base_url],
+                 env={"DECLSYNC_TOKEN": TOKEN})
+    assert result.code == 1, result.all
+    assert "Customer/CUST-PASTED: its live values hold the API token or client secret" in result.err
+    assert_no_leak(result.all, TOKEN)
+    assert not (workdir / "manifests").exists()
