@@ -6,7 +6,7 @@ Every error the product raises on purpose derives from ``DeclsyncError``; the CL
 token or client secret: every message is scrubbed when the error is made
 (``declsync.scrub``): secrets redacted in any representation, and control characters
 escaped so that a key or a server's message cannot forge a line. Multi-line messages
-keep only their indented continuation lines (``"\n  "``); ``ManifestError`` escapes
+keep only their indented continuation lines (``"\\n  "``); ``ManifestError`` escapes
 each problem itself. ``ApiError`` messages are one line.
 
     DeclsyncError
