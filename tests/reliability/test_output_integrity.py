@@ -232,3 +232,11 @@ def test_import_does_not_write_a_credential_into_a_manifest(secured: SandboxServ
     assert "Customer/CUST-PASTED: its live values hold the API token or client secret" in result.err
     assert_no_leak(result.all, TOKEN)
     assert not (workdir / "manifests").exists()
+
+
+@pytest.mark.parametrize("args", [["--parallelism", TOKEN], [f"--parallelism={CLIENT_SECRET}"], ["--format", TOKEN]])
+def test_a_usage_error_quoting_a_secret_does_not_show_it(workdir: Path, args: list[str]) -> None:
+    # click echoes the bad value; the secrets are known (environment, flags) before it parses.
+    result = run(["plan", *args], env={"DECLSYNC_TOKEN": TOKEN + "\n", "DECLSYNC_CLIENT_SECRET": CLIENT_SECRET})
+    assert result.code == 1 and "Invalid value" in result.err, result.all
+    assert_no_leak(result.all, TOKEN, CLIENT_SECRET)
