@@ -4,6 +4,13 @@ Both are ``httpx.Auth`` flows plugged into the one shared ``httpx.Client`` of
 ``ApiClient``. Every token and client secret seen here is passed to
 ``register_secret`` so that no error message can ever show it.
 
+Credentials are cleaned by ``clean_credential`` wherever they enter (flags, the
+environment, a file read into a variable, a token endpoint's answer): surrounding
+whitespace is stripped (a token read from a mounted file ends in ``\\n``), and a
+control character left inside is a configuration error that names the setting,
+never the value. Without this, ``Bearer tok\\n`` is an illegal header that an HTTP
+library reports with the token in clear, and retries as if the network had failed.
+
 ``ClientCredentialsAuth`` performs its own (blocking) token request from inside the
 auth flow, so it serves sync clients only, which is all declsync uses.
 """
@@ -21,19 +28,55 @@ from urllib.parse import urlsplit
 import httpx
 
 from declsync.errors import AuthError, ConfigError, ConnectError, register_secret
+from declsync.scrub import install_log_filter
 from declsync.transport import default_transport
 
 __all__ = [
     "ClientCredentialsAuth",
     "StaticTokenAuth",
     "check_url",
+    "clean_credential",
     "default_token_url",
     "origin",
 ]
 
+# httpx/httpcore log URLs and connection errors; whatever they say is scrubbed first.
+install_log_filter()
+
 # A token is renewed this long before the server says it expires, so a request
 # never leaves with a token that dies in flight.
 EXPIRY_MARGIN = 60.0
+
+
+def _bad_character(value: str) -> tuple[int, str] | None:
+    """The first character of ``value`` no credential may hold: ``(position, description)``."""
+    for position, ch in enumerate(value):
+        if (ch.isspace() and ch != " ") or not ch.isprintable():
+            return position, f"U+{ord(ch):04X}"
+    return None
+
+
+def clean_credential(value: str | None, what: str, *, secret: bool = True) -> str | None:
+    """``value`` without surrounding whitespace; ``None`` when that leaves nothing.
+    Raise ``ConfigError`` (naming ``what``, never the value) when a control or other
+    non-printable character remains inside it. A ``secret`` is registered before
+    anything else, so even a refused one is never shown; a client id is not a secret
+    (registering it would blank every word it shares 8 characters with)."""
+    if value is None:
+        return None
+    cleaned = value.strip()
+    if secret:
+        register_secret(value)
+        register_secret(cleaned)
+    bad = _bad_character(cleaned)
+    if bad is not None:
+        position, char = bad
+        raise ConfigError(
+            f"{what} contains a control character ({char} at position {position + 1} of {len(cleaned)}); "
+            "credentials are single-line text: check how it was read (e.g. a file with Windows line "
+            "endings, or several lines)"
+        )
+    return cleaned or None
 
 
 def origin(url: str) -> str:
@@ -83,9 +126,10 @@ class StaticTokenAuth(httpx.Auth):
     """``Authorization: Bearer <token>`` on every request."""
 
     def __init__(self, token: str) -> None:
-        if not token:
+        cleaned = clean_credential(token, "the API token (DECLSYNC_TOKEN / --token)")
+        if not cleaned:
             raise ConfigError("the API token is empty; set DECLSYNC_TOKEN")
-        register_secret(token)
+        token = cleaned
         self._header = f"Bearer {token}"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
@@ -112,9 +156,10 @@ class ClientCredentialsAuth(httpx.Auth):
         timeout: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        client_secret = clean_credential(client_secret, "the client secret (DECLSYNC_CLIENT_SECRET / --client-secret)") or ""
+        client_id = clean_credential(client_id, "the client id (DECLSYNC_CLIENT_ID / --client-id)", secret=False) or ""
         if not client_id or not client_secret:
             raise ConfigError("client credentials need both DECLSYNC_CLIENT_ID and DECLSYNC_CLIENT_SECRET")
-        register_secret(client_secret)
         self.token_url = token_url
         self._client_id = client_id
         self._client_secret = client_secret
@@ -183,10 +228,17 @@ class ClientCredentialsAuth(httpx.Auth):
                 retryable=response.status_code == 429 or response.status_code >= 500,
             )
         token = payload.get("access_token") if isinstance(payload, dict) else None
+        if isinstance(token, str):
+            register_secret(token)
+            token = token.strip()
+            register_secret(token)
         if not isinstance(token, str) or not token:
             raise AuthError(f"unexpected response from the token endpoint {where}: no access_token",
                             status=response.status_code)
-        register_secret(token)
+        if _bad_character(token) is not None:
+            # Not retried: the same endpoint would hand out the same kind of token.
+            raise AuthError(f"unexpected response from the token endpoint {where}: the access_token holds a "
+                            "control character and cannot be sent in a header", status=response.status_code)
         try:
             lifetime = float(payload.get("expires_in", 3600))
         except (TypeError, ValueError):

@@ -7,6 +7,7 @@ Exit codes follow Terraform: 0 success (or no changes), 1 error, 2 changes prese
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shlex
@@ -21,7 +22,7 @@ import click
 from declsync import __version__, planfile, recovery, workflow
 from declsync.apply import ApplyResult, Outcome
 from declsync.client import DEFAULT_DEADLINE, DEFAULT_REQUEST_TIMEOUT
-from declsync.errors import ConfigError, DeclsyncError, MassDeleteError, PlanFileError, redact
+from declsync.errors import ConfigError, DeclsyncError, MassDeleteError, PlanFileError
 from declsync.importer import Per
 from declsync.interrupt import interrupts_raise
 from declsync.manifest import load_manifests
@@ -33,6 +34,7 @@ from declsync.render import render_json, render_text
 from declsync.render_markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS, render_markdown
 from declsync.sandbox.cli import sandbox_group
 from declsync.schema import manifest_schema
+from declsync.scrub import register_secret, safe_text
 from declsync.selection import Selection
 from declsync.state import StateEntry, StateStore
 from declsync.target import Settings, open_target
@@ -44,15 +46,22 @@ DEFAULT_STATE = Path(".declsync") / "state.json"
 
 
 def _err(message: str, *, strict: bool = False) -> None:
-    """A message on stderr. If stderr is gone (its reader closed the pipe), later messages go
-    nowhere instead of failing; ``strict`` re-raises that first failure (apply's progress
-    under ``-v`` stops the apply on it)."""
+    """One line to stderr, scrubbed: a key or server message cannot add lines, nor show a secret.
+    If stderr is gone (its reader closed the pipe), later messages go nowhere instead of
+    failing; ``strict`` re-raises that first failure (apply's progress under ``-v`` stops the
+    apply on it)."""
     try:
-        click.echo(redact(message), err=True)
+        click.echo(safe_text(message), err=True)
     except (OSError, ValueError):
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - replaces stderr until the process ends
         if strict:
             raise
+
+
+def _err_lines(text: str) -> None:
+    """Several lines (an error message, a traceback), each scrubbed on its own."""
+    for line in text.rstrip("\n").split("\n"):
+        _err(line)
 
 
 def _use_colour(no_color: bool) -> bool:
@@ -403,7 +412,7 @@ def import_(kind_name: str, keys: tuple[str, ...], all_: bool, out_dir: str, per
     click.echo(f"Imported {n} {kind.name} resource{'s' if n != 1 else ''} into {len(written)} "
                f"file{'s' if len(written) != 1 else ''}:")
     for path in written:
-        click.echo(f"  {path}")
+        click.echo(f"  {safe_text(str(path))}")
     them = "them" if n != 1 else "it"
     plan_here, plan_all = _plan_commands(out_dir)
     click.echo(f"Recorded {them} in {state_path}; `{plan_here}` shows no changes for {them}.")
@@ -466,9 +475,31 @@ def _verbose(argv: Sequence[str] | None) -> bool:
     return "-v" in args or "--verbose" in args
 
 
+# Options whose values are secrets (the sandbox's --client is ID:SECRET), registered
+# before click parses anything, so that even a usage error cannot echo one.
+_SECRET_OPTIONS = ("--token", "--client-secret", "--client")
+_SECRET_ENV = ("DECLSYNC_TOKEN", "DECLSYNC_CLIENT_SECRET")
+
+
+def _register_secrets(argv: Sequence[str] | None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    for i, arg in enumerate(args):
+        name, eq, value = arg.partition("=")
+        if name in _SECRET_OPTIONS:
+            for secret in ([value] if eq else args[i + 1:i + 2]):
+                if name == "--client":  # ID:SECRET; the id is not a secret
+                    secret = secret.partition(":")[2]
+                register_secret(secret)
+                register_secret(secret.strip())
+    for var in _SECRET_ENV:
+        register_secret(os.environ.get(var))
+        register_secret((os.environ.get(var) or "").strip())
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI and map every outcome to an exit code."""
     verbose = _verbose(argv)
+    _register_secrets(argv)
     try:
         # SIGTERM and SIGHUP (CI cancelling a job) end a run like Ctrl-C: locks released, exit 130
         # (apply, once writing, finishes its writes in flight instead: see declsync.interrupt).
@@ -485,26 +516,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         _err("Aborted.")
         sys.exit(1)
     except click.ClickException as exc:
-        exc.show()
+        shown = io.StringIO()
+        exc.show(file=shown)
+        _err_lines(shown.getvalue())
         sys.exit(1)
     except DeclsyncError as exc:
-        _err(f"Error: {_words(exc)}")
+        _err_lines(f"Error: {_words(exc)}")
         if verbose:
             cause = exc.__cause__ or exc.__context__
             while cause is not None:
-                _err(f"  caused by: {type(cause).__name__}: {redact(str(cause))}")
+                _err(f"  caused by: {type(cause).__name__}: {cause}")
                 cause = cause.__cause__ or cause.__context__
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         _err("Interrupted.")
         sys.exit(130)
     except Exception as exc:  # a bug: say so plainly, without a traceback unless asked
-        _err(f"Error: internal error: {type(exc).__name__}: {redact(str(exc))}")
+        _err(f"Error: internal error: {type(exc).__name__}: {exc}")
         if verbose:
-            _err(redact("".join(traceback.format_exception(exc))))
+            _err_lines("".join(traceback.format_exception(exc)))
         else:
             _err("Run with -v for details and please report it.")
         sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)
-
-

@@ -3,8 +3,11 @@
 Every error the product raises on purpose derives from ``DeclsyncError``; the CLI
 (``cli.py``) is the only place that catches it, prints ``str(err)`` and exits with
 ``err.exit_code``. Messages say what happened and how to fix it, and never carry a
-token or client secret (``redact`` scrubs known secrets from any text that came from
-elsewhere, e.g. a server's error body).
+token or client secret: every message is scrubbed when the error is made
+(``declsync.scrub``): secrets redacted in any representation, and control characters
+escaped so that a key or a server's message cannot forge a line. Multi-line messages
+keep only their indented continuation lines (``"\\n  "``); ``ManifestError`` escapes
+each problem itself. ``ApiError`` messages are one line.
 
     DeclsyncError
     ├── ProfileError          the resource profile file is unreadable or malformed
@@ -30,7 +33,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
+
+from declsync.scrub import escape_controls, redact, register_secret, safe_text
 
 __all__ = [
     "ApiError",
@@ -53,30 +58,19 @@ __all__ = [
     "register_secret",
 ]
 
-_SECRETS: set[str] = set()
-
-
-def register_secret(value: str | None) -> None:
-    """Remember a secret so that ``redact`` removes it from any message."""
-    if value and len(value) >= 4:
-        _SECRETS.add(value)
-
-
-def redact(text: str) -> str:
-    """Replace every registered secret in ``text`` with ``***``."""
-    for secret in _SECRETS:
-        if secret in text:
-            text = text.replace(secret, "***")
-    return text
+# The separator of the indented continuation lines of a multi-line message.
+CONTINUATION = "\n  "
 
 
 class DeclsyncError(Exception):
     """Base of all expected errors; ``exit_code`` is what the CLI exits with."""
 
     exit_code: int = 1
+    # Which line breaks survive in the message: continuation lines, or none at all.
+    _keep: ClassVar[str] = CONTINUATION
 
     def __init__(self, message: str) -> None:
-        super().__init__(redact(message))
+        super().__init__(safe_text(message, keep=self._keep))
 
     @property
     def message(self) -> str:
@@ -100,11 +94,13 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
+        return escape_controls(f"{self.file}:{self.line}: {self.message}")
 
 
 class ManifestError(DeclsyncError):
-    """All problems found in the manifests, reported together."""
+    """All problems found in the manifests, reported together, one line each."""
+
+    _keep = "\n"
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems: list[Problem] = sorted(problems)
@@ -131,8 +127,11 @@ class ApiError(DeclsyncError):
 
     ``status`` is the HTTP status (0 when no response arrived), ``code`` the API's
     error code (``validation_error``, ``DUPLICATE_KEY`` …) and ``details`` its
-    per-field details, each ``{"field", "message"}``.
+    per-field details, each ``{"field", "message"}``. The message is one line: a
+    server's message cannot add lines to it.
     """
+
+    _keep = ""
 
     def __init__(
         self,

@@ -22,6 +22,7 @@ from typing import Any, Literal, Protocol
 
 import yaml
 
+from declsync import scrub
 from declsync.errors import ConfigError
 from declsync.normalize import utc_now
 from declsync.profile import FieldSpec, KindSpec, Profile, validate_body
@@ -153,6 +154,10 @@ def import_resources(client: _Reader, kind: KindSpec, profile: Profile, live: Se
         spec, state_spec = convert(resource, kind, lookup_key)
         for v in validate_body(kind, spec, "manifest"):
             problems.append(f"{kind.name}/{key}: {v.field}: {v.message}")
+        if scrub.DEFAULT.contains_secret([key, spec]):
+            # Manifests get committed and reviewed: a credential must not land in one.
+            problems.append(f"{kind.name}/{key}: its live values hold the API token or client secret; "
+                            "remove it in the API first")
         ident = resource.get("id")
         updated = resource.get("updatedAt")
         out.append(Imported(kind.name, key, str(ident), spec, state_spec, updated if isinstance(updated, str) else None))

@@ -59,11 +59,21 @@ class FieldChange:
     drift: bool = False
     # For arrays: item-level differences ("stops[1].notes: 'a' → 'b'") from deepdiff.
     details: tuple[str, ...] = ()
+    # A field removed from the manifest that drifted: the value declsync last applied
+    # (``before`` is what someone else set since). Shown so a reviewer sees that apply
+    # erases a value declsync did not set; meaningful only when ``drifted_removal``.
+    last_applied: Any = None
+
+    @property
+    def drifted_removal(self) -> bool:
+        return self.drift and self.reason == "removed"
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.path, "before": self.before, "after": self.after, "reason": self.reason}
         if self.drift:
             out["drift"] = True
+        if self.drifted_removal:
+            out["last_applied"] = self.last_applied
         if self.details:
             out["details"] = list(self.details)
         return out
@@ -77,6 +87,7 @@ class FieldChange:
             reason=d.get("reason", "set"),
             drift=bool(d.get("drift", False)),
             details=tuple(d.get("details", ())),
+            last_applied=d.get("last_applied"),
         )
 
 

@@ -33,10 +33,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from declsync import __version__
+from declsync import __version__, scrub
 from declsync.errors import PlanFileError
 from declsync.jsonshape import ShapeError, check, describe
 from declsync.plan import Action, Change, FieldChange, Plan
+from declsync.plan_redact import redact_plan_document
 from declsync.sensitive import mask_plan
 
 __all__ = ["FILE_FORMAT", "FORMAT_VERSION", "decode", "dumps", "encode", "loads", "read", "schema", "write"]
@@ -96,7 +97,12 @@ def encode(plan: Plan) -> dict[str, Any]:
 
 
 def dumps(plan: Plan) -> str:
-    return json.dumps(encode(plan), indent=2, ensure_ascii=False, default=str) + "\n"
+    doc = encode(plan)
+    if scrub.DEFAULT.active:
+        # The same rule as the JSON view: secrets redacted from display fields, and a plan
+        # whose exact fields (key, patch, spec, ...) hold one is refused, never written.
+        doc = redact_plan_document(doc)
+    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
 def write(plan: Plan, path: str | Path) -> None:

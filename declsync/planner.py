@@ -5,7 +5,8 @@ Per resource, with D = manifest spec, L = live resource, A = last-applied spec:
 * each field f in D: an object on both sides recurses (with A[f]); otherwise, when
   D[f] differs from L[f] after normalisation, the patch sets f to D[f] (arrays whole);
 * each field f in A but no longer in D: when L[f] is not null, the patch sets f to
-  null if the field is nullable, else the plan warns and leaves it;
+  null if the field is nullable (marked as drift when L[f] differs from A[f]: apply
+  then erases a value someone else set), else the plan warns and leaves it;
 * fields in neither D nor A are not ours: never compared, never sent.
 
 No I/O happens here: live state and last-applied specs are handed in.
@@ -148,7 +149,10 @@ def _diff(
         shown_path = format_path((*prefix, name))
         if spec.nullable:
             patch[name] = None
-            out.changes.append(FieldChange(path=shown_path, before=lv, after=None, reason="removed"))
+            # Live differs from what declsync last applied: clearing it erases someone else's value.
+            drift = not values_equal(applied[name], lv, spec)
+            out.changes.append(FieldChange(path=shown_path, before=lv, after=None, reason="removed", drift=drift,
+                                           last_applied=applied[name] if drift else None))
         else:
             out.warnings.append(
                 f"{shown_path} was removed from the manifest but cannot be cleared (the field is not nullable); "

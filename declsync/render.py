@@ -1,16 +1,38 @@
-"""Turning a Plan into text for people and JSON for machines. No planning, no I/O."""
+"""Turning a Plan into text for people and JSON for machines. No planning, no I/O.
+
+What a person sees passes ``display_change`` (sensitive values masked, registered
+secrets redacted from every string, the key included) and every text line is
+escaped (``declsync.scrub.escape_controls``) before colour is added, so a key or a
+value holding CR/LF or ESC cannot forge or hide a line of the plan. JSON keeps the
+fields apply acts on exact (``kind``, ``key``, ``id``, ``patch``, ``spec`` …) and
+redacts the rest; a plan whose exact fields hold a secret is refused rather than
+written (``SecretInPlanError``).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
 
+from declsync import scrub
 from declsync.plan import Action, Change, FieldChange, Plan
+from declsync.plan_redact import SecretInPlanError, redact_plan_document
 from declsync.profile import is_ref_marker
 from declsync.sensitive import MASK, is_sensitive, mask_change, mask_plan
 
-__all__ = ["compact_line", "count_fields", "format_value", "render_json", "render_summary", "render_text"]
+__all__ = [
+    "SecretInPlanError",
+    "compact_line",
+    "count_fields",
+    "display_change",
+    "drift_note",
+    "format_value",
+    "render_json",
+    "render_summary",
+    "render_text",
+]
 
 Styler = Callable[[str, str], str]
 
@@ -18,7 +40,43 @@ _COLOURS = {"+": "green", "~": "yellow", "-": "red", "!": "magenta", "dim": "bri
 
 
 def _plain(text: str, _style: str) -> str:
-    return text
+    return scrub.escape_controls(text)
+
+
+def display_change(change: Change) -> Change:
+    """What the human renderers show of ``change``: sensitive values masked, secrets
+    redacted from what they print (address, source, id, field changes, warnings; not
+    ``before``/``after``/``json_patch``, which only JSON shows, redacted on its own)."""
+    change = mask_change(change)
+    shown = [change.key, change.source, change.id, change.previous_key, change.warnings,
+             [(fc.path, fc.before, fc.after, fc.details, fc.last_applied) for fc in change.field_changes]]
+    if not scrub.DEFAULT.contains_secret(shown):  # one scan; the rebuild below is the rare case
+        return change
+    rv, rs = scrub.redact_value, scrub.redact
+    return dataclasses.replace(
+        change,
+        key=rs(change.key),
+        source=rs(change.source),
+        id=rs(change.id) if change.id is not None else None,
+        previous_key=rs(change.previous_key) if change.previous_key is not None else None,
+        warnings=tuple(rv(list(change.warnings))),
+        field_changes=tuple(
+            dataclasses.replace(fc, path=rs(fc.path), before=rv(fc.before), after=rv(fc.after),
+                                details=tuple(rv(list(fc.details))), last_applied=rv(fc.last_applied))
+            for fc in change.field_changes
+        ),
+    )
+
+
+def drift_note(fc: FieldChange, hidden: bool = False) -> str:
+    """What a drift marker says about one field (empty when it did not drift);
+    ``hidden``: the field is sensitive, its values read ``(sensitive)``."""
+    if not fc.drift:
+        return ""
+    if fc.drifted_removal:
+        return ("removed from manifest; changed outside declsync since the last apply: "
+                f"{_shown(fc.last_applied, hidden)} → {_shown(fc.before, hidden)}")
+    return "changed outside declsync since the last apply"
 
 
 def format_value(value: Any, limit: int = 120) -> str:
@@ -45,12 +103,14 @@ def _field_line(fc: FieldChange, action: Action, sensitive: tuple[str, ...] = ()
         return f"{fc.path}: {after}"
     if fc.reason == "replaced":
         text = f"{fc.path}: {before} → {after} (array replaced)"
+    elif fc.drifted_removal:
+        text = f"{fc.path}: {before} → null"
     elif fc.reason == "removed":
         text = f"{fc.path}: {before} → null (removed from manifest)"
     else:
         text = f"{fc.path}: {before} → {after}"
     if fc.drift:
-        text += "  [drift: changed outside declsync since the last apply]"
+        text += f"  [drift: {drift_note(fc, hidden)}]"
     return text
 
 
@@ -73,7 +133,7 @@ def compact_line(change: Change) -> str:
 
 
 def _render_change(change: Change, style: Styler) -> list[str]:
-    change = mask_change(change)
+    change = display_change(change)
     sym = change.action.symbol
     verb = {"create": "create", "update": "update", "delete": "delete", "noop": "unchanged"}[change.action.value]
     ident = f" (id {change.id})" if change.id else ""
@@ -110,9 +170,10 @@ def render_text(plan: Plan, *, colour: bool = False, compact: bool = False) -> s
     lines: list[str] = []
     changed = [c for c in plan.changes if c.action is not Action.NOOP]
     if compact:
-        lines.extend(style(compact_line(c), c.action.symbol) for c in changed)
-        lines.extend(style(compact_line(c), "!") for c in plan.changes if c.action is Action.NOOP and c.warnings)
-        lines.extend(f"Note: {note}" for note in plan.notes)
+        lines.extend(style(compact_line(display_change(c)), c.action.symbol) for c in changed)
+        lines.extend(style(compact_line(display_change(c)), "!")
+                     for c in plan.changes if c.action is Action.NOOP and c.warnings)
+        lines.extend(_plain(scrub.redact(f"Note: {note}"), "") for note in plan.notes)
         lines.append(render_summary(plan))
         return "\n".join(lines) + "\n"
     if changed:
@@ -123,12 +184,13 @@ def render_text(plan: Plan, *, colour: bool = False, compact: bool = False) -> s
             lines.append("")
     quiet_warnings = [c for c in plan.changes if c.action is Action.NOOP and c.warnings]
     for change in quiet_warnings:
-        for warning in change.warnings:
-            lines.append(style(f"  ! {change.address}: {warning}", "!"))
+        shown = display_change(change)
+        for warning in shown.warnings:
+            lines.append(style(f"  ! {shown.address}: {warning}", "!"))
     if quiet_warnings:
         lines.append("")
     for note in plan.notes:
-        lines.append(f"Note: {note}")
+        lines.append(_plain(scrub.redact(f"Note: {note}"), ""))
     lines.append(render_summary(plan))
     return "\n".join(lines) + "\n"
 
@@ -136,11 +198,17 @@ def render_text(plan: Plan, *, colour: bool = False, compact: bool = False) -> s
 def _colour(text: str, key: str) -> str:
     import click
 
+    text = scrub.escape_controls(text)
     colour = _COLOURS.get(key)
     return click.style(text, fg=colour) if colour else text
 
 
 def render_json(plan: Plan) -> str:
     """The plan as JSON (stdout and saved plans alike): sensitive values are masked in
-    the display fields; ``patch`` and ``spec`` keep them, as apply sends and records them."""
-    return json.dumps(mask_plan(plan).to_json(), indent=2, ensure_ascii=False, default=str) + "\n"
+    the display fields; ``patch`` and ``spec`` keep them, as apply sends and records them.
+    Registered secrets are redacted from the display fields; ``SecretInPlanError`` when
+    a field apply acts on holds one."""
+    doc = mask_plan(plan).to_json()
+    if scrub.DEFAULT.active:
+        doc = redact_plan_document(doc)
+    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"

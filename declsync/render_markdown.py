@@ -15,7 +15,9 @@ resources each step touched.
 Everything that comes from manifests or the API is either inside a code fence whose
 lines all start with a prefix character (so no line can close the fence) or
 HTML-escaped (every markdown-active character as an entity), so a key such as
-``</details>`` or ```` ``` ```` cannot break the document.
+``</details>`` or ```` ``` ```` cannot break the document. Control and line-breaking
+characters are escaped everywhere (``declsync.scrub.escape_controls``), and what is
+shown passes ``render.display_change`` (sensitive values masked, secrets redacted).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from declsync import scrub
 from declsync.plan import Action, Change, FieldChange, Plan
-from declsync.render import compact_line, count_fields, format_value, render_summary
-from declsync.sensitive import MASK, is_sensitive, mask_change
+from declsync.render import compact_line, count_fields, display_change, drift_note, format_value, render_summary
+from declsync.sensitive import MASK, is_sensitive
 
 __all__ = ["DEFAULT_MAX_CHARS", "MIN_MAX_CHARS", "render_markdown"]
 
@@ -43,19 +46,14 @@ _ESCAPED = set("&<>\"'`*_[]{}()#+!|~\\$")
 def _esc(text: str) -> str:
     """Text that is inert both in raw HTML and in markdown inline context."""
     out: list[str] = []
-    for ch in text:
-        if ch in _ESCAPED:
-            out.append(f"&#{ord(ch)};")
-        elif ch < " " or ch == "\x7f":
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
+    for ch in scrub.escape_controls(text):
+        out.append(f"&#{ord(ch)};" if ch in _ESCAPED else ch)
     return "".join(out)
 
 
 def _code_line(text: str) -> str:
-    """One line inside a code fence: no line breaks may survive."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    """One line inside a code fence: no line breaks (nor other control characters) may survive."""
+    return scrub.escape_controls(text)
 
 
 _VERB = {"create": "create", "update": "update", "delete": "delete", "noop": "unchanged"}
@@ -85,12 +83,12 @@ def _field_lines(change: Change, with_values: bool) -> list[str]:
             text = f"{fc.path}: {_value(fc.after, hidden)}"
         else:
             text = f"{fc.path}: {_value(fc.before, hidden)} → {_value(fc.after, hidden)}"
-        if fc.reason == "removed":
+        if fc.reason == "removed" and not fc.drifted_removal:
             text += "  # removed from manifest"
         elif fc.reason == "replaced":
             text += "  # array replaced"
         if fc.drift:
-            text += "  # drift: changed outside declsync since the last apply"
+            text += f"  # drift: {drift_note(fc, hidden)}"
         lines.append(f"{sym} {text}")
         for detail in fc.details:
             dsym = "+" if ": added " in detail else "-" if ": removed " in detail else "~"
@@ -151,7 +149,7 @@ def _header(plan: Plan, shown: Sequence[Change]) -> list[str]:
             f"resource{'s' if len(drifted) != 1 else ''} changed outside declsync since the last apply "
             "(marked 🔀 below)."
         )
-    notes = list(plan.notes)
+    notes = [scrub.redact(note) for note in plan.notes]
     for note in notes[:_MAX_NOTES]:
         shortened = note if len(note) <= _MAX_NOTE_CHARS else note[: _MAX_NOTE_CHARS - 1] + "…"
         sections.append(f"> ℹ️ {_esc(shortened)}")
@@ -194,7 +192,7 @@ def render_markdown(plan: Plan, *, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     """The plan as markdown of at most ``max_chars`` characters (at least ``MIN_MAX_CHARS``)."""
     if max_chars < MIN_MAX_CHARS:
         raise ValueError(f"max_chars must be at least {MIN_MAX_CHARS}")
-    shown = [mask_change(c) for c in plan.changes if c.action is not Action.NOOP or c.warnings]
+    shown = [display_change(c) for c in plan.changes if c.action is not Action.NOOP or c.warnings]
     head = _header(plan, shown)
     unchanged = sum(1 for c in plan.changes if c.action is Action.NOOP)
     tail = [f"{unchanged} unchanged resource{'s' if unchanged != 1 else ''} not listed."] if unchanged and shown else []

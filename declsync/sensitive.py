@@ -89,6 +89,7 @@ def _mask_field_change(fc: FieldChange, sensitive: Sequence[str]) -> FieldChange
         fc,
         before=mask_value(fc.before, fc.path, sensitive),
         after=mask_value(fc.after, fc.path, sensitive),
+        last_applied=mask_value(fc.last_applied, fc.path, sensitive),
         # Item-level details quote values: drop them rather than parse them.
         details=(),
     )

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from declsync.auth import clean_credential
 from declsync.client import (
     DEFAULT_DEADLINE,
     DEFAULT_REQUEST_TIMEOUT,
@@ -24,7 +25,7 @@ from declsync.client import (
     StaticTokenAuth,
     default_token_url,
 )
-from declsync.errors import ConfigError, register_secret
+from declsync.errors import ConfigError
 from declsync.profile import Profile
 
 __all__ = ["EMBEDDED_DB", "Settings", "Target", "open_target", "public_url"]
@@ -48,8 +49,13 @@ class Settings:
     sandbox_db: Path = EMBEDDED_DB
 
     def __post_init__(self) -> None:
-        register_secret(self.token)
-        register_secret(self.client_secret)
+        # Whitespace around a credential (a token file's trailing newline) is dropped
+        # here, so an all-blank one counts as not given; control characters are refused.
+        object.__setattr__(self, "token", clean_credential(self.token, "the API token (DECLSYNC_TOKEN / --token)"))
+        object.__setattr__(self, "client_secret", clean_credential(
+            self.client_secret, "the client secret (DECLSYNC_CLIENT_SECRET / --client-secret)"))
+        object.__setattr__(self, "client_id", clean_credential(
+            self.client_id, "the client id (DECLSYNC_CLIENT_ID / --client-id)", secret=False))
 
 
 @dataclass(frozen=True)
