@@ -44,7 +44,9 @@ from declsync.render_markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS, render_ma
 from declsync.sandbox.cli import sandbox_group
 from declsync.schema import manifest_schema
 from declsync.selection import Selection, select
-from declsync.state import StateStore
+from declsync.state import open_backend, parse_lock_timeout
+from declsync.state.commands import state_group
+from declsync.state.locking import lock_plan
 from declsync.target import Settings, open_target
 
 __all__ = ["cli", "main"]
@@ -78,7 +80,8 @@ def target_options(f: F) -> F:
         click.option("--client-secret", envvar="DECLSYNC_CLIENT_SECRET", help="OAuth2 client secret (use the env var)."),
         click.option("--token-url", envvar="DECLSYNC_TOKEN_URL", help="OAuth2 token URL (default {origin}/oauth2/token)."),
         click.option("--state", "state_path", envvar="DECLSYNC_STATE", type=click.Path(dir_okay=False),
-                     default=str(DEFAULT_STATE), show_default=True, help="State file (last-applied specs)."),
+                     default=str(DEFAULT_STATE), show_default=True,
+                     help="State: a file, or postgresql://user@host:port/db?workspace=NAME."),
         click.option("--parallelism", type=click.IntRange(1, 256), default=16, show_default=True,
                      help="Concurrent API requests."),
         click.option("--insecure-http", is_flag=True, help="Allow plain http:// to a non-loopback host."),
@@ -87,6 +90,12 @@ def target_options(f: F) -> F:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def lock_option(f: F) -> F:
+    return click.option("--lock-timeout", default="0", show_default=True, metavar="DURATION",
+                        help="Wait this long for a state lock another command holds (e.g. 30s, 2m); "
+                             "0 fails at once.")(f)
 
 
 def output_options(f: F) -> F:
@@ -176,6 +185,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 
 cli.add_command(sandbox_group, "sandbox")
+cli.add_command(state_group, "state")
 
 
 def _load(paths: Sequence[str], profile_path: str | None) -> tuple[Profile, list[Any]]:
@@ -233,7 +243,7 @@ def plan(paths: tuple[str, ...], fmt: str, no_color: bool, out: str | None, deta
     compact, max_chars = kw.pop("compact"), kw.pop("max_chars")
     settings = _settings(kw)
     profile, resources = _load(paths, profile_path)
-    state = StateStore(state_path).read()
+    state = open_backend(state_path).read()
     with open_target(settings, profile, _err) as target:
         result = _plan_resources(target.client, resources, profile, state, selection, target.description,
                                  prune=prune)
@@ -282,9 +292,10 @@ def _report(result: ApplyResult) -> int:
 @selection_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @prune_options
+@lock_option
 @click.pass_context
 def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: bool, auto_approve: bool,
-          state_path: str, profile_path: str | None, **kw: Any) -> int:
+          state_path: str, profile_path: str | None, lock_timeout: str, **kw: Any) -> int:
     """Plan and apply manifests, or apply a saved plan file (PLANFILE)."""
     selection = _selection(kw)
     prune = _prune(kw)  # a saved plan carries its deletes; these flags only shape a fresh plan
@@ -296,18 +307,22 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
                           "(make it with `declsync plan --target … --out FILE`)")
     profile = load_profile(profile_path)
     resources = None if saved is not None else load_manifests(list(paths) or ["manifests"], profile)
-    store = StateStore(state_path)
+    store = open_backend(state_path)
     verbose = bool(ctx.obj and ctx.obj.get("verbose"))
-    with store.locked(operation="apply") as locked, open_target(settings, profile, _err) as target:
+    with store.locked(operation="apply", lock_timeout=parse_lock_timeout(lock_timeout)) as locked, \
+            open_target(settings, profile, _err) as target:
         if saved is not None:
             if saved.target and saved.target != target.description:
                 raise StalePlanError(f"stale plan: it was made for {saved.target}, not {target.description}; re-run plan")
+            lock_plan(locked, saved)
             check_stale(saved, target.client, profile, locked.state)
             the_plan = saved
         else:
             assert resources is not None
             the_plan = _plan_resources(target.client, resources, profile, locked.state, selection,
                                        target.description, prune=prune)
+            # Per-resource backends lock only now: what this plan touches, before any write.
+            lock_plan(locked, the_plan)
         _show_plan(the_plan, fmt, no_color, compact, max_chars)
         if not the_plan.has_changes:
             # Still record adopted/unchanged resources so later plans know their last-applied spec.
@@ -337,8 +352,9 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
               default=str(DEFAULT_STATE), show_default=True)
 def force_unlock(lock_id: str, state_path: str) -> int:
     """Remove a stale state lock left by a killed process (LOCK_ID from the lock error)."""
-    StateStore(state_path).force_unlock(lock_id)
-    click.echo(f"Lock {lock_id} removed from {state_path}.")
+    backend = open_backend(state_path)
+    backend.force_unlock(lock_id)
+    click.echo(f"Lock {lock_id} removed from {backend.description}.")
     return 0
 
 
@@ -352,16 +368,18 @@ def force_unlock(lock_id: str, state_path: str) -> int:
               help="One file per resource (OUT/<path>/<KEY>.yaml) or one per kind (OUT/<path>.yaml).")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @target_options
+@lock_option
 def import_(kind_name: str, keys: tuple[str, ...], all_: bool, out_dir: str, per: Per, force: bool,
-            state_path: str, profile_path: str | None, **kw: Any) -> int:
+            state_path: str, profile_path: str | None, lock_timeout: str, **kw: Any) -> int:
     """Write manifests for live resources of KIND (by KEY, or --all) and record them in the state."""
     settings = _settings(kw)
     profile = load_profile(profile_path)
     kind = profile.kind(kind_name)
     if bool(keys) == all_:
         raise click.UsageError("give the keys to import, or --all (not both)")
-    store = StateStore(state_path)
-    with store.locked(operation="import") as locked, open_target(settings, profile, _err) as target:
+    store = open_backend(state_path)
+    with store.locked(operation="import", lock_timeout=parse_lock_timeout(lock_timeout)) as locked, \
+            open_target(settings, profile, _err) as target:
         live = fetch_live_resources(target.client, kind, keys, all_)
         if not live:
             _err(f"No {kind.name} resources with a client key found; nothing was imported.")
@@ -377,7 +395,7 @@ def import_(kind_name: str, keys: tuple[str, ...], all_: bool, out_dir: str, per
                f"file{'s' if len(written) != 1 else ''}:")
     for path in written:
         click.echo(f"  {path}")
-    click.echo(f"Recorded {'them' if n != 1 else 'it'} in {state_path}; `declsync plan` shows no changes for "
+    click.echo(f"Recorded {'them' if n != 1 else 'it'} in {store.description}; `declsync plan` shows no changes for "
                f"{'them' if n != 1 else 'it'}.")
     return 0
 

@@ -81,6 +81,8 @@ class StateBackend(Protocol):
         """Replace everything with ``state`` (entries, serial, lineage): ``state migrate``."""
         ...
 
+    def force_unlock(self, lock_id: str) -> None: ...
+
 
 def public_dsn(value: str) -> str:
     """A state URL without its password (and without any query but the workspace)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 import os
 import socket
 import time
@@ -43,6 +44,12 @@ except ImportError:  # pragma: no cover - exercised only without the dependency
 __all__ = ["PostgresBackend", "advisory_key"]
 
 LOCK_POLL = 0.1
+# Above this many resources, a session locks its whole workspace (one lock-table slot).
+BULK_LOCKS = 1000
+_LOCK_FUNCTIONS = {
+    "exclusive": ("pg_try_advisory_lock", "pg_advisory_unlock"),
+    "shared": ("pg_try_advisory_lock_shared", "pg_advisory_unlock_shared"),
+}
 CONNECT_TIMEOUT = 10
 _COLUMNS = "kind, key, id, spec, updated_at, applied_at, source, prevent_destroy"
 Conn = Any  # psycopg.Connection[tuple[Any, ...]]; Any keeps psycopg optional at import time
@@ -56,8 +63,6 @@ def advisory_key(workspace: str, kind: str, key: str) -> int:
 
 def _row_entry(row: tuple[Any, ...], where: str) -> StateEntry:
     kind, key, ident, spec, updated_at, applied_at, source, protect = row
-    import json
-
     try:
         spec_value = json.loads(spec)
     except (ValueError, RecursionError):
@@ -67,8 +72,6 @@ def _row_entry(row: tuple[Any, ...], where: str) -> StateEntry:
 
 
 def _row(workspace: str, entry: StateEntry, serial: int) -> tuple[Any, ...]:
-    import json
-
     return (workspace, entry.kind, entry.key, entry.id, json.dumps(entry.spec, ensure_ascii=False),
             entry.updated_at, entry.applied_at, entry.source, entry.prevent_destroy, serial)
 
@@ -104,6 +107,7 @@ class PostgresBackend:
         rest = urlencode([(k, v) for k, v in query if k != "workspace"])
         self._conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, rest, ""))
         self.description = public_dsn(url)
+        self.workspace_key = advisory_key(self.workspace, "", "")
 
     # ---------------------------------------------------------------- connections
 
@@ -222,7 +226,10 @@ class PostgresBackend:
 
     def import_state(self, state: State, *, force: bool = False) -> None:
         with self._query() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (advisory_key(self.workspace, "", ""),))
+            # Excludes every session of the workspace (they hold this key shared).
+            if not conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (self.workspace_key,)).fetchone()[0]:
+                raise StateLockError(f"state {self.description} is in use by another command; "
+                                     "nothing was migrated, try again when it has finished")
             count = conn.execute("SELECT count(*) FROM declsync_entries WHERE workspace = %s",
                                  (self.workspace,)).fetchone()[0]
             if count and not force:
@@ -248,6 +255,9 @@ class PostgresSession:
         self.conn = conn
         self.lock_timeout = max(0.0, lock_timeout)
         self._held: set[Address] = set()
+        self._workspace_mode: str | None = None
+        # Holding the workspace exclusively: every resource is this session's.
+        self._whole = False
         self._register(operation)
         self.state = backend._read(conn)
 
@@ -268,28 +278,42 @@ class PostgresSession:
 
     def _lock(self, addresses: Collection[Address]) -> set[Address]:
         wanted = sorted(set(addresses) - self._held)
-        if not wanted:
+        if not wanted or self._whole:
             return set()
+        if self._workspace_mode is None:
+            # Every session holds the workspace lock shared; one that needs more than BULK_LOCKS
+            # resources (a migrate, a huge apply) holds it exclusively instead of filling
+            # PostgreSQL's lock table with one lock per resource.
+            self._workspace_mode = "exclusive" if len(wanted) > BULK_LOCKS else "shared"
+            self._acquire([self.backend.workspace_key], self._workspace_mode, None)
+            if self._workspace_mode == "exclusive":
+                self._whole = True
+                return self._refresh(wanted)
         ws = self.backend.workspace
-        deadline = time.monotonic() + self.lock_timeout
-        while True:
-            taken: list[Address] = []
-            for address in wanted:
-                row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (advisory_key(ws, *address),)).fetchone()
-                if not row[0]:
-                    break
-                taken.append(address)
-            if len(taken) == len(wanted):
-                break
-            # Give back what we took, so that two waiting sessions never hold each other up.
-            for address in taken:
-                self.conn.execute("SELECT pg_advisory_unlock(%s)", (advisory_key(ws, *address),))
-            busy = wanted[len(taken)]
-            if time.monotonic() >= deadline:
-                raise StateLockError(self._held_message(busy))
-            time.sleep(LOCK_POLL)
+        self._acquire([advisory_key(ws, *a) for a in wanted], "exclusive", wanted)
         self._held.update(wanted)
         return self._refresh(wanted)
+
+    def _acquire(self, keys: list[int], mode: str, addresses: list[Address] | None) -> None:
+        """Take all of ``keys`` or none, retrying until the lock timeout; then name a holder."""
+        try_fn, unlock_fn = _LOCK_FUNCTIONS[mode]
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            rows = self.conn.execute(f"SELECT {try_fn}(k) FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(k, n) "
+                                     "ORDER BY n", (keys,)).fetchall()
+            got = [r[0] for r in rows]
+            if all(got):
+                return
+            # Give back what we took, so that two waiting sessions never hold each other up.
+            taken = [k for k, ok in zip(keys, got, strict=True) if ok]
+            if taken:
+                self.conn.execute(f"SELECT {unlock_fn}(k) FROM unnest(%s::bigint[]) AS t(k)", (taken,))
+            if time.monotonic() >= deadline:
+                busy = got.index(False)
+                what = (f"{addresses[busy][0]}/{addresses[busy][1]}" if addresses is not None
+                        else f"workspace {self.backend.workspace!r}")
+                raise StateLockError(self._held_message(keys[busy], what))
+            time.sleep(LOCK_POLL)
 
     def _refresh(self, addresses: Collection[Address]) -> set[Address]:
         """Re-read locked entries: another session may have saved them since ``state`` was read."""
@@ -309,8 +333,8 @@ class PostgresSession:
         self.state.mark_saved(changed)
         return changed
 
-    def _held_message(self, address: Address) -> str:
-        key = advisory_key(self.backend.workspace, *address) & 0xFFFFFFFFFFFFFFFF
+    def _held_message(self, signed_key: int, what: str) -> str:
+        key = signed_key & 0xFFFFFFFFFFFFFFFF
         row = self.conn.execute(
             "SELECT h.host, h.pid, h.operation, h.since FROM pg_locks l "
             "JOIN pg_stat_activity a ON a.pid = l.pid "
@@ -318,7 +342,7 @@ class PostgresSession:
             "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s::bigint::oid "
             "AND l.objid = %s::bigint::oid AND l.objsubid = 1 LIMIT 1",
             (key >> 32, key & 0xFFFFFFFF)).fetchone()
-        what = f"{address[0]}/{address[1]} is locked in state {self.backend.description}"
+        what = f"{what} is locked in state {self.backend.description}"
         waited = f"; waited {self.lock_timeout:g}s (--lock-timeout)" if self.lock_timeout else \
             "; pass --lock-timeout (e.g. 2m) to wait for it"
         if row is None or row[0] is None:
@@ -332,7 +356,7 @@ class PostgresSession:
             return
         with _db_errors(self.backend.description):
             # Never write an entry another session holds.
-            self._lock(dirty - self._held)
+            self._lock(dirty)
             self._save(dirty)
 
     def _save(self, dirty: set[Address]) -> None:
