@@ -46,7 +46,7 @@ from declsync.schema import manifest_schema
 from declsync.selection import Selection, select
 from declsync.state import open_backend, parse_lock_timeout
 from declsync.state.commands import state_group
-from declsync.state.locking import lock_plan
+from declsync.state.locking import lock_declared, lock_plan
 from declsync.target import Settings, open_target
 
 __all__ = ["cli", "main"]
@@ -319,9 +319,10 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
             the_plan = saved
         else:
             assert resources is not None
+            lock_declared(locked, select(resources, selection, profile)[0])
             the_plan = _plan_resources(target.client, resources, profile, locked.state, selection,
                                        target.description, prune=prune)
-            # Per-resource backends lock only now: what this plan touches, before any write.
+            # And what else it touches (prune, renames), before any write.
             lock_plan(locked, the_plan)
         _show_plan(the_plan, fmt, no_color, compact, max_chars)
         if not the_plan.has_changes:

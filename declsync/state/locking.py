@@ -1,19 +1,22 @@
 """Which resources an apply locks, and refusing a plan whose state moved meanwhile.
 
-A backend with per-resource locks (PostgreSQL) lets planning run before the locks are
-taken, so two applies of disjoint resources overlap. Everything the plan may record
-is locked before the first write: each change's address, a rename's old address and
+A backend with per-resource locks (PostgreSQL) locks only what an apply touches, so two
+applies of disjoint resources overlap. The declared resources are locked before planning
+(``lock_declared``); then everything the plan may record is locked before the first write: each change's address, a rename's old address and
 the entries the plan forgets. If another apply saved one of those entries after this
 plan read it, the plan rests on an old last-applied spec: it is refused before any write.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from declsync.errors import StalePlanError
 from declsync.plan import Plan
 from declsync.state.backend import Address, StateSession
 
-__all__ = ["lock_plan", "plan_addresses"]
+__all__ = ["lock_declared", "lock_plan", "plan_addresses"]
 
 
 def plan_addresses(plan: Plan) -> set[Address]:
@@ -27,6 +30,12 @@ def plan_addresses(plan: Plan) -> set[Address]:
         kind, _, key = address.partition("/")
         out.add((kind, key))
     return out
+
+
+def lock_declared(session: StateSession, resources: Iterable[Any]) -> None:
+    """Lock the resources about to be planned (``kind``/``key`` attributes) before planning, so that
+    an apply needing what another holds waits (``--lock-timeout``) or fails before its lookups."""
+    session.lock({(r.kind, r.key) for r in resources})
 
 
 def lock_plan(session: StateSession, plan: Plan) -> None:

@@ -362,6 +362,10 @@ class PostgresSession:
     def _save(self, dirty: set[Address]) -> None:
         state, ws = self.state, self.backend.workspace
         with self.conn.transaction():
+            # Create the workspace row first (two first saves racing both see it then), and
+            # lock it: saves of one workspace are serialised, so serial grows by one each.
+            self.conn.execute("INSERT INTO declsync_workspaces (workspace, lineage, serial) VALUES (%s, %s, 0) "
+                              "ON CONFLICT (workspace) DO NOTHING", (ws, state.lineage or str(uuid.uuid4())))
             head = self.conn.execute("SELECT serial, lineage FROM declsync_workspaces WHERE workspace = %s "
                                      "FOR UPDATE", (ws,)).fetchone()
             if head and state.lineage and head[1] != state.lineage:
