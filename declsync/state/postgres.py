@@ -235,9 +235,9 @@ class PostgresBackend:
             if count and not force:
                 raise StateError(f"state {self.description} already has {count} entries; pass --force to replace them")
             conn.execute("DELETE FROM declsync_entries WHERE workspace = %s", (self.workspace,))
-            with conn.cursor() as cur:
-                cur.executemany("INSERT INTO declsync_entries VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                                [_row(self.workspace, e, state.serial) for e in state.entries()])
+            with conn.cursor() as cur, cur.copy("COPY declsync_entries FROM STDIN") as copy:
+                for e in state.entries():
+                    copy.write_row(_row(self.workspace, e, state.serial))
             conn.execute("INSERT INTO declsync_workspaces (workspace, lineage, serial) VALUES (%s, %s, %s) "
                          "ON CONFLICT (workspace) DO UPDATE SET lineage = excluded.lineage, serial = excluded.serial",
                          (self.workspace, state.lineage or str(uuid.uuid4()), state.serial))
