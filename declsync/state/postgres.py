@@ -277,6 +277,12 @@ class PostgresSession:
             return self._lock(addresses)
 
     def _lock(self, addresses: Collection[Address]) -> set[Address]:
+        # PostgreSQL text cannot hold NUL: refuse such a key now, before any API write, rather
+        # than at the save that would record it.
+        bad = next((a for a in addresses if "\0" in a[0] or "\0" in a[1]), None)
+        if bad is not None:
+            raise StateError(f"{bad[0]}/{bad[1]!r} contains a NUL character, which the PostgreSQL state cannot "
+                             "store; rename the key")
         wanted = sorted(set(addresses) - self._held)
         if not wanted or self._whole:
             return set()

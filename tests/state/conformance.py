@@ -10,15 +10,19 @@ exclusion and waiting, crash consistency after SIGKILL, concurrent writers, migr
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+import uuid
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from declsync.errors import StateError, StateLockError
 from declsync.state import State, StateBackend, StateEntry, open_backend
@@ -45,6 +49,21 @@ _WRITER = textwrap.dedent("""
             session.save()
             print(g, flush=True)
 """)
+
+
+def _fresh(url: str) -> str:
+    """Another new state beside ``url`` (one per Hypothesis example)."""
+    tag = uuid.uuid4().hex[:10]
+    if "://" in url:
+        return re.sub(r"workspace=[^&]*", f"workspace=h{tag}", url)
+    return f"{url}.{tag}.json"
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**53, 2**53) | st.floats(allow_nan=False,
+                     allow_infinity=False) | _TEXT,
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+                     max_leaves=8)
 
 
 class Conformance:
@@ -234,3 +253,22 @@ class Conformance:
             backend.import_state(other)
         backend.import_state(other, force=True)
         assert [e.key for e in self.backend(url).list()] == ["z"]
+
+    # ------------------------------------------------------------ any data
+
+    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                     HealthCheck.differing_executors])
+    @given(entries=st.lists(st.builds(
+        StateEntry, kind=st.sampled_from(["Order", "Customer", "Kind With Space"]), key=_TEXT.filter(bool),
+        id=_TEXT, spec=st.dictionaries(_TEXT, _JSON, max_size=4),
+        updated_at=st.none() | _TEXT, applied_at=st.none() | _TEXT, source=st.none() | _TEXT,
+        prevent_destroy=st.booleans()), max_size=8, unique_by=lambda e: (e.kind, e.key)))
+    def test_any_entries_round_trip(self, url: str, entries: list[StateEntry]) -> None:
+        fresh = _fresh(url)
+        with self.backend(fresh).locked() as session:
+            for e in entries:
+                session.state.put(e)
+            session.save()
+        got = sorted(self.backend(fresh).read().entries(), key=lambda e: (e.kind, e.key))
+        assert got == sorted(entries, key=lambda e: (e.kind, e.key))
+

@@ -190,3 +190,8 @@ def test_force_unlock_explains_there_is_nothing_to_force(pg_cluster: Any) -> Non
     result = run(["force-unlock", "some-id", "--state", pg_cluster.dsn(workspace=ws())])
     assert result.code == 1 and "releases a command's locks" in result.err
     assert pg_cluster.password not in result.all
+
+
+def test_a_key_postgresql_cannot_store_is_refused_when_locked(pg_cluster: Any) -> None:
+    with pytest.raises(StateError, match="NUL"), open_backend(pg_cluster.dsn(workspace=ws())).locked() as session:
+        session.lock({("Customer", "a\0b")})
