@@ -46,7 +46,7 @@ from declsync.schema import manifest_schema
 from declsync.selection import Selection, select
 from declsync.state import open_backend, parse_lock_timeout
 from declsync.state.commands import state_group
-from declsync.state.locking import lock_declared, lock_plan
+from declsync.state.locking import check_plan_entries, lock_declared, lock_plan
 from declsync.target import Settings, open_target
 
 __all__ = ["cli", "main"]
@@ -315,7 +315,9 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
             if saved.target and saved.target != target.description:
                 raise StalePlanError(f"stale plan: it was made for {saved.target}, not {target.description}; re-run plan")
             lock_plan(locked, saved)
-            check_stale(saved, target.client, profile, locked.state)
+            if store.per_resource_locks:
+                check_plan_entries(locked, saved)
+            check_stale(saved, target.client, profile, locked.state, whole_state=not store.per_resource_locks)
             the_plan = saved
         else:
             assert resources is not None

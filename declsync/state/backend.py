@@ -57,6 +57,10 @@ class StateSession(Protocol):
         """Write every entry put or removed since the last save, atomically; serial + 1."""
         ...
 
+    def written_since(self, addresses: Collection[Address], serial: int) -> set[Address]:
+        """Those of ``addresses`` whose entry was saved after the state's serial was ``serial``."""
+        ...
+
 
 @runtime_checkable
 class StateBackend(Protocol):

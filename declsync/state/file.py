@@ -84,6 +84,10 @@ class LockedState:
     def save(self) -> None:
         self.store._write(self.state)
 
+    def written_since(self, addresses: Collection[tuple[str, str]], serial: int) -> set[tuple[str, str]]:
+        # A file has one serial: any save since may have changed any entry.
+        return set(addresses) if self.state.serial != serial else set()
+
 
 class StateStore:
     """A JSON state file plus its lock file ``<path>.lock``."""

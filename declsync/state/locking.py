@@ -16,7 +16,7 @@ from declsync.errors import StalePlanError
 from declsync.plan import Plan
 from declsync.state.backend import Address, StateSession
 
-__all__ = ["lock_declared", "lock_plan", "plan_addresses"]
+__all__ = ["check_plan_entries", "lock_declared", "lock_plan", "plan_addresses"]
 
 
 def plan_addresses(plan: Plan) -> set[Address]:
@@ -45,3 +45,12 @@ def lock_plan(session: StateSession, plan: Plan) -> None:
         shown = ", ".join(f"{k}/{n}" for k, n in sorted(changed)[:5]) + (", …" if len(changed) > 5 else "")
         raise StalePlanError(f"stale plan: another apply recorded {shown} after this plan read the state; "
                              "nothing was applied, re-run")
+
+
+def check_plan_entries(session: StateSession, plan: Plan) -> None:
+    """A saved plan on a per-resource backend: stale only if one of its own entries was saved after
+    the plan read the state (serial ``plan.state_serial``), so disjoint plans never stale each other."""
+    changed = session.written_since(plan_addresses(plan), plan.state_serial)
+    if changed:
+        shown = ", ".join(f"{k}/{n}" for k, n in sorted(changed)[:5]) + (", …" if len(changed) > 5 else "")
+        raise StalePlanError(f"stale plan: the state of {shown} changed since the plan was made; re-run plan")

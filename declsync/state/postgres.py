@@ -321,6 +321,16 @@ class PostgresSession:
                 raise StateLockError(self._held_message(keys[busy], what))
             time.sleep(LOCK_POLL)
 
+    def written_since(self, addresses: Collection[Address], serial: int) -> set[Address]:
+        """Each row carries the serial of the save that wrote it."""
+        kinds, names = [k for k, _ in addresses], [n for _, n in addresses]
+        with _db_errors(self.backend.description):
+            rows = self.conn.execute(
+                "SELECT e.kind, e.key FROM declsync_entries e JOIN unnest(%s::text[], %s::text[]) AS w(kind, key) "
+                "USING (kind, key) WHERE e.workspace = %s AND e.serial > %s",
+                (kinds, names, self.backend.workspace, serial)).fetchall()
+        return {(r[0], r[1]) for r in rows}
+
     def _refresh(self, addresses: Collection[Address]) -> set[Address]:
         """Re-read locked entries: another session may have saved them since ``state`` was read."""
         fresh = self.backend._entries(self.conn, addresses)

@@ -195,3 +195,42 @@ def test_force_unlock_explains_there_is_nothing_to_force(pg_cluster: Any) -> Non
 def test_a_key_postgresql_cannot_store_is_refused_when_locked(pg_cluster: Any) -> None:
     with pytest.raises(StateError, match="NUL"), open_backend(pg_cluster.dsn(workspace=ws())).locked() as session:
         session.lock({("Customer", "a\0b")})
+
+
+def _customers(directory: Path, prefix: str, notes: str = "v1") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "c.yaml").write_text("---\n".join(
+        f"kind: Customer\nkey: {prefix}-{i}\nspec:\n  name: {prefix} {i}\n  status: ACTIVE\n  notes: {notes}\n"
+        for i in range(3)))
+    return directory
+
+
+@pytest.mark.parametrize("backend", ["file", "postgres"])
+def test_saved_plans_of_disjoint_resources_do_not_stale_each_other(
+        backend: str, pg_cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from declsync.sandbox import SandboxServer
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DECLSYNC_STATE", raising=False)
+    url = pg_cluster.dsn(workspace=ws()) if backend == "postgres" else str(tmp_path / "state.json")
+    a, b = _customers(tmp_path / "a", "PA"), _customers(tmp_path / "b", "PB")
+    with SandboxServer() as server:
+        common = ["--api-url", server.base_url, "--state", url]
+        assert run(["apply", "--auto-approve", *common, str(a), str(b)]).code == 0
+        _customers(a, "PA", "v2")
+        _customers(b, "PB", "v2")
+        assert run(["plan", *common, "--out", "a.json", str(a)]).code == 0
+        assert run(["plan", *common, "--out", "b.json", str(b)]).code == 0
+        first = run(["apply", "--auto-approve", *common, "a.json"])
+        assert first.code == 0, first.all
+        second = run(["apply", "--auto-approve", *common, "b.json"])
+        if backend == "postgres":
+            assert second.code == 0, second.all  # per resource: A's save does not touch B's entries
+        else:
+            assert second.code == 1 and "state changed since the plan" in second.err  # one serial for the file
+        # A plan whose own entries were saved since is still refused.
+        _customers(a, "PA", "v3")
+        assert run(["plan", *common, "--out", "a3.json", str(a)]).code == 0
+        assert run(["apply", "--auto-approve", *common, str(a)]).code == 0
+        stale = run(["apply", "--auto-approve", *common, "a3.json"])
+        assert stale.code == 1 and "stale plan" in stale.err, stale.all
