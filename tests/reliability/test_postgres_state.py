@@ -25,7 +25,7 @@ from declsync.state import open_backend
 from .conftest import LineWatcher, child_env, declared, inventory, spawn, write_customers
 
 # Each apply writes EACH resources one at a time, LATENCY seconds each: long enough to overlap.
-EACH, LATENCY = 30, 0.2
+EACH, LATENCY = 40, 0.2
 
 
 def _apply(server: SandboxServer, cwd: Path, url: str, manifests: Path, *extra: str) -> subprocess.Popen[str]:
