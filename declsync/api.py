@@ -32,7 +32,7 @@ from declsync.manifest import load_manifests as _load_manifests
 from declsync.plan import Plan
 from declsync.profile import Profile, load_profile
 from declsync.selection import Selection
-from declsync.state import StateStore
+from declsync.state import open_backend
 from declsync.target import Settings, Target, open_target
 from declsync.workflow import check_saved_plan, execute, plan_resources, prune_options, record_unchanged
 
@@ -130,7 +130,7 @@ def plan(
     options = prune_options(prune, allow_mass_delete, max_delete_fraction)
     the_profile = _profile(profile)
     resources = load_manifests(paths, the_profile)
-    current = StateStore(state or DEFAULT_STATE).read()
+    current = open_backend(str(state or DEFAULT_STATE)).read()
     with _target(settings, the_profile) as api:
         return plan_resources(api.client, resources, the_profile, current, selection, api.description,
                               prune=options, paths=_paths(paths))
@@ -167,11 +167,12 @@ def apply(
     settings = Settings(api_url=api_url, token=token, client_id=client_id, client_secret=client_secret,
                         token_url=token_url, parallelism=parallelism, insecure_http=insecure_http)
     the_profile = _profile(profile)
-    store = StateStore(state or DEFAULT_STATE)
+    store = open_backend(str(state or DEFAULT_STATE))
     with store.locked(operation="apply") as locked, _target(settings, the_profile) as api:
         # An earlier apply's unsaved state changes are completed before anything else.
-        recovery.pick_up(locked, lambda _message: None)
-        check_saved_plan(plan, api.description, api.client, the_profile, locked.state)
+        recovery.pick_up(locked, recovery.base_for(store), lambda _message: None)
+        check_saved_plan(plan, api.description, api.client, the_profile, locked,
+                         per_resource=store.per_resource_locks)
         if not plan.has_changes:
             result = record_unchanged(plan, api.client, the_profile, locked, parallelism)
         else:
@@ -179,7 +180,7 @@ def apply(
                              saved=True)
         if result.unsaved is not None:
             # Written under the lock, before another apply may start, as the CLI does.
-            written = recovery.write_recovery(store.path, result.unsaved, result.save_error or "")
+            written = recovery.write_recovery(recovery.base_for(store), result.unsaved, result.save_error or "")
             result.recovery_file = str(written) if written else None
         return result
 

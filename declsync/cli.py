@@ -36,7 +36,8 @@ from declsync.sandbox.cli import sandbox_group
 from declsync.schema import manifest_schema
 from declsync.scrub import register_secret, safe_text
 from declsync.selection import Selection
-from declsync.state import StateEntry, StateStore
+from declsync.state import StateEntry, open_backend, parse_lock_timeout
+from declsync.state.commands import state_group
 from declsync.target import Settings, open_target
 
 __all__ = ["cli", "main"]
@@ -85,7 +86,8 @@ def target_options(f: F) -> F:
         click.option("--client-secret", envvar="DECLSYNC_CLIENT_SECRET", help="OAuth2 client secret (use the env var)."),
         click.option("--token-url", envvar="DECLSYNC_TOKEN_URL", help="OAuth2 token URL (default {origin}/oauth2/token)."),
         click.option("--state", "state_path", envvar="DECLSYNC_STATE", type=click.Path(dir_okay=False),
-                     default=str(DEFAULT_STATE), show_default=True, help="State file (last-applied specs)."),
+                     default=str(DEFAULT_STATE), show_default=True,
+                     help="State: a file, or postgresql://user@host:port/db?workspace=NAME."),
         click.option("--parallelism", type=click.IntRange(1, 256), default=16, show_default=True,
                      help="Concurrent API requests."),
         click.option("--insecure-http", is_flag=True, help="Allow plain http:// to a non-loopback host."),
@@ -100,6 +102,12 @@ def target_options(f: F) -> F:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def lock_option(f: F) -> F:
+    return click.option("--lock-timeout", default="0", show_default=True, metavar="DURATION",
+                        help="Wait this long for a state lock another command holds (e.g. 30s, 2m); "
+                             "0 fails at once.")(f)
 
 
 def output_options(f: F) -> F:
@@ -147,11 +155,11 @@ def _prune(kw: dict[str, Any]) -> PruneOptions:
 
 def _plan_resources(
     client: Any, resources: list[Any], profile: Profile, state: Any, selection: Selection, target: str,
-    paths: Sequence[str], *, prune: PruneOptions,
+    paths: Sequence[str], *, prune: PruneOptions, locked: Any = None,
 ) -> Plan:
     """Select, fetch (with progress on a terminal) and plan."""
     return workflow.plan_resources(client, resources, profile, state, selection, target, prune=prune,
-                                   progress=make_progress(), paths=paths)
+                                   progress=make_progress(), paths=paths, locked=locked)
 
 
 def _settings(kw: dict[str, Any]) -> Settings:
@@ -178,6 +186,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 
 cli.add_command(sandbox_group, "sandbox")
+cli.add_command(state_group, "state")
 
 
 def _load(paths: Sequence[str], profile_path: str | None) -> tuple[Profile, list[Any]]:
@@ -226,8 +235,9 @@ def plan(paths: tuple[str, ...], fmt: str, no_color: bool, out: str | None, deta
     compact, max_chars = kw.pop("compact"), kw.pop("max_chars")
     settings = _settings(kw)
     profile, resources = _load(paths, profile_path)
-    state = StateStore(state_path).read()
-    _warn_recovery_files(Path(state_path))
+    store = open_backend(state_path)
+    state = store.read()
+    _warn_recovery_files(recovery.base_for(store))
     with open_target(settings, profile, _err) as target:
         result = _plan_resources(target.client, resources, profile, state, selection, target.description,
                                  list(paths) or ["manifests"],
@@ -298,9 +308,10 @@ def _stopping(bar: Any) -> Callable[[str, int], None]:
 @selection_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @prune_options
+@lock_option
 @click.pass_context
 def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: bool, auto_approve: bool,
-          state_path: str, profile_path: str | None, **kw: Any) -> int:
+          state_path: str, profile_path: str | None, lock_timeout: str, **kw: Any) -> int:
     """Plan and apply manifests, or apply a saved plan file (PLANFILE)."""
     selection = _selection(kw)
     prune = _prune(kw)  # a saved plan carries its deletes; these flags only shape a fresh plan
@@ -312,22 +323,25 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
                           "(make it with `declsync plan --target … --out FILE`)")
     profile = load_profile(profile_path)
     resources = None if saved is not None else load_manifests(list(paths) or ["manifests"], profile)
-    store = StateStore(state_path)
+    store = open_backend(state_path)
     verbose = bool(ctx.obj and ctx.obj.get("verbose"))
-    with store.locked(operation="apply") as locked, open_target(settings, profile, _err) as target:
-        recovery.pick_up(locked, _err)
+    with store.locked(operation="apply", lock_timeout=parse_lock_timeout(lock_timeout)) as locked, \
+            open_target(settings, profile, _err) as target:
+        recovery.pick_up(locked, recovery.base_for(store), _err)
         if saved is not None:
-            workflow.check_saved_plan(saved, target.description, target.client, profile, locked.state)
+            workflow.check_saved_plan(saved, target.description, target.client, profile, locked,
+                                      per_resource=store.per_resource_locks)
             the_plan = saved
         else:
             assert resources is not None
             the_plan = _plan_resources(target.client, resources, profile, locked.state, selection,
-                                       target.description, list(paths) or ["manifests"], prune=prune)
+                                       target.description, list(paths) or ["manifests"], prune=prune,
+                                       locked=locked)
         _show_plan(the_plan, fmt, no_color, compact, max_chars)
         if not the_plan.has_changes:
             # Still record adopted/unchanged resources so later plans know their last-applied spec.
             recorded = workflow.record_unchanged(the_plan, target.client, profile, locked, settings.parallelism)
-            return 0 if recorded.unsaved is None else _report(recorded, store.path)
+            return 0 if recorded.unsaved is None else _report(recorded, recovery.base_for(store))
         _confirm(auto_approve)
         # The time a user spent reading the plan at the prompt is not the API's.
         target.client.restart_deadline()
@@ -345,7 +359,7 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
             result = workflow.execute(the_plan, target.client, profile, locked, parallelism=settings.parallelism,
                                       on_outcome=progress, saved=saved is not None, on_stop=_stopping(bar))
         # Reported under the lock: a recovery file is written before another apply may start.
-        return _report(result, store.path)
+        return _report(result, recovery.base_for(store))
 
 
 @cli.command()
@@ -363,8 +377,9 @@ def show(planfile: str, fmt: str, no_color: bool, compact: bool, max_chars: int)
               default=str(DEFAULT_STATE), show_default=True)
 def force_unlock(lock_id: str, state_path: str) -> int:
     """Remove a stale state lock left by a killed process (LOCK_ID from the lock error)."""
-    StateStore(state_path).force_unlock(lock_id)
-    click.echo(f"Lock {lock_id} removed from {state_path}.")
+    backend = open_backend(state_path)
+    backend.force_unlock(lock_id)
+    click.echo(f"Lock {lock_id} removed from {backend.description}.")
     return 0
 
 
@@ -374,7 +389,7 @@ def force_unlock(lock_id: str, state_path: str) -> int:
               default=str(DEFAULT_STATE), show_default=True)
 def merge_recovery(file: str, state_path: str) -> int:
     """Merge a recovery file (state changes an apply could not save) into the state, then delete it."""
-    with StateStore(state_path).locked(operation="merge-recovery") as locked:
+    with open_backend(state_path).locked(operation="merge-recovery") as locked:
         changed = recovery.merge_file(locked, Path(file))
     click.echo(f"Merged {file} into {state_path}: {changed} entr{'y' if changed == 1 else 'ies'} updated; "
                f"{file} is removed.")
@@ -391,17 +406,19 @@ def merge_recovery(file: str, state_path: str) -> int:
               help="One file per resource (OUT/<path>/<KEY>.yaml) or one per kind (OUT/<path>.yaml).")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @target_options
+@lock_option
 def import_(kind_name: str, keys: tuple[str, ...], all_: bool, out_dir: str, per: Per, force: bool,
-            state_path: str, profile_path: str | None, **kw: Any) -> int:
+            state_path: str, profile_path: str | None, lock_timeout: str, **kw: Any) -> int:
     """Write manifests for live resources of KIND (by KEY, or --all) and record them in the state."""
     settings = _settings(kw)
     profile = load_profile(profile_path)
     kind = profile.kind(kind_name)
     if bool(keys) == all_:
         raise click.UsageError("give the keys to import, or --all (not both)")
-    store = StateStore(state_path)
-    with store.locked(operation="import") as locked, open_target(settings, profile, _err) as target:
-        recovery.pick_up(locked, _err)
+    store = open_backend(state_path)
+    with store.locked(operation="import", lock_timeout=parse_lock_timeout(lock_timeout)) as locked, \
+            open_target(settings, profile, _err) as target:
+        recovery.pick_up(locked, recovery.base_for(store), _err)
         done = workflow.import_kind(target.client, kind, keys, all_, out_dir=Path(out_dir), per=per, force=force,
                                     profile=profile, locked=locked, target=target.description)
     if not done.items:
@@ -415,7 +432,7 @@ def import_(kind_name: str, keys: tuple[str, ...], all_: bool, out_dir: str, per
         click.echo(f"  {safe_text(str(path))}")
     them = "them" if n != 1 else "it"
     plan_here, plan_all = _plan_commands(out_dir)
-    click.echo(f"Recorded {them} in {state_path}; `{plan_here}` shows no changes for {them}.")
+    click.echo(f"Recorded {them} in {store.description}; `{plan_here}` shows no changes for {them}.")
     if plan_all is not None:
         click.echo(f"To plan {them} with the rest of your manifests: `{plan_all}` "
                    f"(a plan of manifests/ alone neither plans nor prunes {them}).")

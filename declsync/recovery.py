@@ -27,14 +27,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from declsync.errors import StateError
 from declsync.normalize import utc_now
-from declsync.state import LockedState, State, StateEntry
+from declsync.state import State, StateEntry
+from declsync.state.backend import StateSession
 
 __all__ = ["FORMAT", "Delta", "Removal", "merge", "merge_file", "pending_files", "pick_up", "read_file",
            "write_recovery"]
@@ -161,7 +164,7 @@ def merge(state: State, delta: Delta) -> int:
     return changed
 
 
-def merge_file(locked: LockedState, path: Path) -> int:
+def merge_file(locked: StateSession, path: Path) -> int:
     """Merge one recovery file into the locked state, save, then delete the file."""
     changed = merge(locked.state, read_file(path))
     if changed:
@@ -170,13 +173,25 @@ def merge_file(locked: LockedState, path: Path) -> int:
     return changed
 
 
-def pick_up(locked: LockedState, say: Callable[[str], None]) -> Sequence[Path]:
-    """Merge every recovery file next to the locked state (``apply`` and ``import`` call this
-    first): a failed save of an earlier apply is completed before anything else is recorded."""
-    files = pending_files(locked.store.path)
+def base_for(store: Any) -> Path:
+    """The path recovery files of ``store`` are named after: the state file itself, or, for a
+    database backend, a name in the working directory's ``.declsync/`` derived from its
+    description (which carries no credentials)."""
+    path = getattr(store, "path", None)
+    if isinstance(path, Path):
+        return path
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", str(getattr(store, "description", "state")))[:80]
+    return Path(".declsync") / f"state-{slug}"
+
+
+def pick_up(locked: StateSession, base: Path, say: Callable[[str], None]) -> Sequence[Path]:
+    """Merge every recovery file of the state at ``base`` (``base_for``) into the locked state
+    (``apply`` and ``import`` call this first): a failed save of an earlier apply is completed
+    before anything else is recorded."""
+    files = pending_files(base)
     for path in files:
         changed = merge_file(locked, path)
-        say(f"Merged the recovery file {path} into {locked.store.path} ({changed} entr{'y' if changed == 1 else 'ies'} "
+        say(f"Merged the recovery file {path} into the state ({changed} entr{'y' if changed == 1 else 'ies'} "
             "updated); it is removed.")
     return files
 

@@ -17,11 +17,13 @@ class _Reader(Protocol):
     def fetch_by_keys(self, kind: Any, keys: list[str]) -> dict[str, dict[str, Any]]: ...
 
 
-def check_stale(plan: Plan, client: _Reader, profile: Profile, state: State) -> None:
-    """Refuse a saved plan, before any write, when anything it was computed from moved."""
+def check_stale(plan: Plan, client: _Reader, profile: Profile, state: State, *, whole_state: bool = True) -> None:
+    """Refuse a saved plan, before any write, when anything it was computed from moved.
+    ``whole_state=False``: the backend checked the plan's own entries (per-resource state), so
+    saves of other entries do not make it stale."""
     if plan.state_lineage and state.lineage != plan.state_lineage:
         raise StalePlanError("stale plan: it was made against another state file (lineage differs); re-run plan")
-    if state.serial != plan.state_serial:
+    if whole_state and state.serial != plan.state_serial:
         raise StalePlanError(
             f"stale plan: the state changed since the plan was made (serial {plan.state_serial} → {state.serial}); "
             "re-run plan"

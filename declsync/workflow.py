@@ -37,7 +37,9 @@ from declsync.progress import NullProgress, Tick
 from declsync.prune import DEFAULT_MAX_DELETE_FRACTION, PruneOptions, prune_scope
 from declsync.selection import Selection, select
 from declsync.stale import check_stale
-from declsync.state import LockedState, State
+from declsync.state import State
+from declsync.state.backend import StateSession
+from declsync.state.locking import check_plan_entries, lock_declared, lock_plan
 
 __all__ = [
     "ImportOutcome",
@@ -70,12 +72,14 @@ def prune_options(enabled: bool | None, allow_mass_delete: bool = False, max_del
 def plan_resources(
     client: Any, resources: Sequence[Resource], profile: Profile, state: State, selection: Selection, target: str,
     *, prune: PruneOptions | None = None, progress: ProgressLike | None = None,
-    paths: Sequence[str | Path] = ("manifests",),
+    paths: Sequence[str | Path] = ("manifests",), locked: StateSession | None = None,
 ) -> Plan:
     """Select, fetch live state (ticking ``progress``) and plan. Prune considers only state
     entries whose recorded manifest lies under ``paths`` (the paths the resources were loaded
     from), and with a selection stays inside it: a restricted plan never deletes what it was
-    not restricted to."""
+    not restricted to. With ``locked`` (an apply), the selected resources are locked before
+    their live state is read, and whatever else the plan touches (prune, renames) right after:
+    on a per-resource backend that is what keeps two applies of disjoint resources apart."""
     from declsync.pipeline import build_plan
     from declsync.planner import lookup_set
 
@@ -89,26 +93,37 @@ def plan_resources(
     # Computed once: its size is the progress total, and build_plan fetches exactly these keys.
     lookups = lookup_set(selected, profile)
     total = sum(len(keys) for keys in lookups.values())
+    if locked is not None:
+        lock_declared(locked, selected)
     with (progress or NullProgress()).task("Fetching live state", total) as tick:
-        return build_plan(client, selected, profile, state, target=target, notes=notes, progress=tick,
+        plan = build_plan(client, selected, profile, state, target=target, notes=notes, progress=tick,
                           excluded=left_out, lookups=lookups, prune=prune)
+    if locked is not None:
+        lock_plan(locked, plan)
+    return plan
 
 
-def check_saved_plan(saved: Plan, target: str, client: Any, profile: Profile, state: State) -> None:
-    """Refuse a saved plan, before any write, made for another target or against anything
-    that moved since (``StalePlanError`` saying what)."""
+def check_saved_plan(saved: Plan, target: str, client: Any, profile: Profile, locked: StateSession, *,
+                     per_resource: bool = False) -> None:
+    """Lock what a saved plan touches, then refuse it, before any write, when it was made for
+    another target or against anything that moved since (``StalePlanError`` saying what).
+    ``per_resource``: the backend versions each entry, so only the plan's own entries count
+    (saves of other resources do not make it stale)."""
     if saved.target and saved.target != target:
         raise StalePlanError(f"stale plan: it was made for {saved.target}, not {target}; re-run plan")
-    check_stale(saved, client, profile, state)
+    lock_plan(locked, saved)
+    if per_resource:
+        check_plan_entries(locked, saved)
+    check_stale(saved, client, profile, locked.state, whole_state=not per_resource)
 
 
-def record_unchanged(plan: Plan, client: Any, profile: Profile, locked: LockedState, parallelism: int) -> ApplyResult:
+def record_unchanged(plan: Plan, client: Any, profile: Profile, locked: StateSession, parallelism: int) -> ApplyResult:
     """A plan without changes still records adopted and unchanged resources, so that later
     plans know their last-applied spec."""
     return Applier(client, profile, locked, parallelism=parallelism).run(plan)
 
 
-def execute(plan: Plan, client: Any, profile: Profile, locked: LockedState, *, parallelism: int,
+def execute(plan: Plan, client: Any, profile: Profile, locked: StateSession, *, parallelism: int,
             on_outcome: Callable[[Outcome], None] | None = None, saved: bool = False,
             on_stop: Callable[[str, int], None] | None = None) -> ApplyResult:
     """Apply ``plan``. A ``saved`` plan re-reads each resource right before its PATCH and
@@ -127,7 +142,7 @@ class ImportOutcome:
 
 
 def import_kind(client: Any, kind: KindSpec, keys: Sequence[str], all_: bool, *, out_dir: Path, per: Per,
-                force: bool, profile: Profile, locked: LockedState, target: str) -> ImportOutcome:
+                force: bool, profile: Profile, locked: StateSession, target: str) -> ImportOutcome:
     """Write manifests for live resources of ``kind`` and record them in the state (saved).
     Nothing found: an empty outcome, nothing written."""
     live = fetch_live_resources(client, kind, keys, all_)

@@ -59,8 +59,11 @@ def test_github_workflow_shape() -> None:
     assert triggers["push"]["branches"] == ["main"]
     jobs = github_jobs()
     assert ["plan", "--format", "markdown", "--max-chars", "60000", "--detailed-exitcode"] in jobs["plan"]
-    assert ["apply", "--auto-approve"] in jobs["apply"]
+    assert ["apply", "--auto-approve", "--lock-timeout", "5m"] in jobs["apply"]
     assert ["plan", "--detailed-exitcode", "--compact"] in jobs["drift"]
+    # The shared PostgreSQL state from a secret, not the Actions cache (issue 13).
+    assert doc["env"]["DECLSYNC_STATE"] == "${{ secrets.DECLSYNC_STATE }}"
+    assert "actions/cache" not in GITHUB.read_text() and "postgres" in doc["env"]["DECLSYNC_PACKAGE"]
     script = next(s["with"]["script"] for s in doc["jobs"]["plan"]["steps"]
                   if s.get("uses", "").startswith("actions/github-script"))
     for needle in ("<!-- declsync-plan -->", "updateComment", "createComment", "changes pending", "EXITCODE === '2'"):
@@ -72,9 +75,11 @@ def test_github_workflow_shape() -> None:
 def test_gitlab_pipeline_shape() -> None:
     jobs = gitlab_jobs()
     assert ["plan", "--format", "markdown", "--max-chars", "60000", "--detailed-exitcode"] in jobs["plan"]
-    assert ["apply", "--auto-approve"] in jobs["apply"]
+    assert ["apply", "--auto-approve", "--lock-timeout", "5m"] in jobs["apply"]
     assert ["plan", "--detailed-exitcode", "--compact"] in jobs["drift"]
     assert "<!-- declsync-plan -->" in GITLAB.read_text()
+    doc = yaml.safe_load(GITLAB.read_text())
+    assert "cache" not in doc[".declsync"] and "DECLSYNC_STATE" not in doc["variables"]  # a CI/CD variable
 
 
 @pytest.mark.parametrize("argv", [argv for jobs in (github_jobs(), gitlab_jobs()) for cmds in jobs.values()

@@ -314,3 +314,57 @@ def test_lock_file_contents(tmp_path: Path) -> None:
         info = json.loads(store.lock_path.read_text())
     assert set(info) == {"id", "pid", "host", "operation", "created_at"}
     assert info["operation"] == "import" and info["pid"] == os.getpid()
+
+
+# --------------------------------------------------------------------------- hardening (issue 10)
+
+
+def test_deeply_nested_state_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(StateError, match=r"state\.json.*nested too deeply"):
+        StateStore(path).read()
+
+
+@pytest.mark.parametrize("version", [0, -5, True, 1.0, "1", None])
+def test_unknown_format_versions_are_refused(tmp_path: Path, version: Any) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"format_version": version, "serial": 1, "lineage": "x", "resources": []}))
+    with pytest.raises(StateError, match="format_version"):
+        StateStore(path).read()
+    # Nothing rewrote it as version 1.
+    assert json.loads(path.read_text())["format_version"] == version
+
+
+def test_state_reached_through_a_symlink_locks_and_saves_the_real_file(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    real = shared / "state.json"
+    link_dir = tmp_path / "work"
+    link_dir.mkdir()
+    link = link_dir / "state.json"
+    link.symlink_to(real)
+    with StateStore(link).locked() as locked:
+        assert (shared / "state.json.lock").exists() and not (link_dir / "state.json.lock").exists()
+        # A second store using the real path sees the same lock.
+        with pytest.raises(StateLockError), StateStore(real).locked():
+            pass
+        locked.state.put(entry("Order", "a"))
+        locked.save()
+    assert link.is_symlink()
+    assert StateStore(real).read().get("Order", "a") is not None
+
+
+def test_stale_temp_files_of_a_killed_save_are_removed(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    stale = tmp_path / ".state.json.abc123.tmp"
+    stale.write_bytes(b'{"format_version": 1, "ser')
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    other = tmp_path / ".other.json.abc.tmp"  # not ours: another file's temp
+    other.write_bytes(b"x")
+    with StateStore(path).locked() as locked:
+        locked.state.put(entry("Order", "a"))
+        locked.save()
+    assert not stale.exists()
+    assert other.exists()
