@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -66,6 +67,8 @@ class FieldSpec:
     items: FieldSpec | None = None
     sensitive: bool = False
     sum: str | None = None
+    # In the create schema but not the patch schema: sent on create, never in a patch.
+    create_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,16 @@ class KindSpec:
     lookup_filter: bool = True
     page_size: int = 250
     delete: Mapping[str, Any] = field(default_factory=lambda: {"method": "delete"})
+    # Without a filter endpoint: GET {path}/{key}?by=key (True) or GET {path}?key=K (False).
+    lookup_by_key: bool = False
+    # The list answer's page-info member: "pageInfo" or "pagination".
+    page_envelope: str = "pageInfo"
+    # The status the API answers invalid bodies with (400 or 422).
+    validation_status: int = 400
+    # A oneOf kind told apart by this field (e.g. Carrier by ``type``): every PATCH carries it.
+    discriminator: str | None = None
+    # Discriminator value -> the fields that variant accepts (empty: no variant checks).
+    variants: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @functools.cached_property
     def ref_fields(self) -> tuple[str, ...]:
@@ -116,6 +129,8 @@ class Profile:
     name: str
     kinds: Mapping[str, KindSpec]
     source: str
+    # What a compiled OpenAPI document left out, and why (``declsync profile show`` lists it).
+    notes: tuple[str, ...] = ()
 
     def kind(self, name: str) -> KindSpec:
         try:
@@ -182,6 +197,7 @@ def _parse_field(name: str, raw: Any, where: str) -> FieldSpec:
         items=items,
         sensitive=bool(raw.get("sensitive", False)),
         sum=raw.get("sum"),
+        create_only=bool(raw.get("createOnly", False)),
     )
 
 
@@ -213,12 +229,24 @@ def parse_profile(data: Any, source: str) -> Profile:
             lookup_filter=bool(lookup.get("filter", True)),
             page_size=page_size,
             delete=dict(raw.get("delete") or {"method": "delete"}),
+            lookup_by_key=bool(lookup.get("byKey", False)),
+            page_envelope=str(lookup.get("envelope", "pageInfo")),
+            validation_status=int(raw.get("validationStatus", 400)),
+            discriminator=_discriminator(raw, fields, where),
+            variants={str(v): frozenset(names) for v, names in (raw.get("variants") or {}).items()},
         )
     for k in kinds.values():
         for f in _all_fields(k.fields):
             if f.ref_kind and f.ref_kind not in kinds:
                 raise ProfileError(f"{source}: kind {k.name}: field {f.name!r} refKind {f.ref_kind!r} is not a kind")
     return Profile(name=str(data.get("name", source)), kinds=kinds, source=source)
+
+
+def _discriminator(raw: Mapping[str, Any], fields: Mapping[str, FieldSpec], where: str) -> str | None:
+    name = raw.get("discriminator")
+    if name is not None and name not in fields:
+        raise ProfileError(f"{where}: discriminator {name!r} is not a field{suggest(str(name), fields)}")
+    return None if name is None else str(name)
 
 
 def _all_fields(fields: Mapping[str, FieldSpec]) -> list[FieldSpec]:
@@ -245,6 +273,11 @@ def load_profile(path: str | Path | None = None) -> Profile:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ProfileError(f"profile {p} is not valid YAML: {exc}") from None
+    if isinstance(data, Mapping) and "openapi" in data and "kinds" not in data:
+        # An OpenAPI document: compiled into a profile (imported here: the compiler imports this module).
+        from declsync.openapi import load_openapi
+
+        return load_openapi(p, text, data)
     return parse_profile(data, str(p))
 
 
@@ -305,12 +338,34 @@ def validate_body(kind: KindSpec, body: Mapping[str, Any], mode: Mode) -> list[V
         if spec is None:
             out.append(Violation((name,), f"unknown field {name!r} for {kind.name}{suggest(name, kind.fields)}"))
             continue
+        if spec.create_only and mode == "patch":
+            out.append(Violation((name,), "can only be set when the resource is created"))
+            continue
         _check_value(spec, value, (name,), mode, out)
     if mode == "create":
         for name, spec in kind.fields.items():
             if spec.required and body.get(name) is None:
                 out.append(Violation((name,), "This field is required"))
+    if kind.discriminator is not None:
+        out.extend(_variant_violations(kind, kind.discriminator, body, mode))
     return out
+
+
+def _variant_violations(kind: KindSpec, disc: str, body: Mapping[str, Any], mode: Mode) -> list[Violation]:
+    """A discriminated kind: a PATCH names its variant, and every field belongs to it."""
+    value = body.get(disc)
+    if value is None:
+        if mode == "patch":
+            return [Violation((disc,), f"a {kind.name} patch must carry {disc!r} (it tells the variants apart)")]
+        return []
+    allowed = kind.variants.get(value) if isinstance(value, str) else None
+    if allowed is None:
+        return []
+    return [
+        Violation((name,), f"not a field of {kind.name} with {disc} {value}{suggest(name, allowed)}")
+        for name in body
+        if name in kind.fields and name != disc and name not in allowed
+    ]
 
 
 def _type_name(value: Any) -> str:
@@ -359,12 +414,11 @@ def _check_value(spec: FieldSpec, value: Any, path: tuple[PathPart, ...], mode: 
             return
         if spec.max_length is not None and len(value) > spec.max_length:
             bad(f"is {len(value)} characters long; at most {spec.max_length} are allowed")
-        if spec.format == "uuid":
-            try:
-                uuid.UUID(value)
-            except ValueError:
-                hint = f" (or {{$ref: {spec.ref_kind}/KEY}})" if spec.ref_kind and mode == "manifest" else ""
-                bad(f"expected a UUID{hint}, got {value!r}")
+        check = _FORMATS.get(spec.format or "")
+        problem = check(value) if check is not None else None
+        if problem:
+            hint = f" (or {{$ref: {spec.ref_kind}/KEY}})" if spec.ref_kind and mode == "manifest" else ""
+            bad(f"{problem}{hint}, got {value!r}")
     elif t == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
             bad(f"expected an integer, got {_type_name(value)}")
@@ -405,7 +459,7 @@ def _check_value(spec: FieldSpec, value: Any, path: tuple[PathPart, ...], mode: 
                 out.append(Violation((*path, name), f"unknown field {name!r}{suggest(name, spec.fields)}"))
                 continue
             _check_value(sspec, sub, (*path, name), mode, out)
-        if spec.items is None and path and isinstance(path[-1], int):
+        if mode == "create" or (path and isinstance(path[-1], int)):
             # Array items are created whole, so their required fields apply in every mode.
             for name, sspec in spec.fields.items():
                 if sspec.required and value.get(name) is None:
@@ -417,6 +471,47 @@ def _check_value(spec: FieldSpec, value: Any, path: tuple[PathPart, ...], mode: 
         assert spec.items is not None
         for i, item in enumerate(value):
             _check_value(spec.items, item, (*path, i), mode, out)
+
+
+def _uuid_problem(value: str) -> str | None:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return "expected a UUID"
+    return None
+
+
+# Deliberately plain: one '@', no spaces, a dot in the domain. Deliverability is the API's business.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _email_problem(value: str) -> str | None:
+    return None if _EMAIL.fullmatch(value) else "expected an email address such as ops@example.com"
+
+
+def _date_problem(value: str) -> str | None:
+    try:
+        if _DATE.fullmatch(value):
+            date.fromisoformat(value)
+            return None
+    except ValueError:
+        pass
+    return "expected a date YYYY-MM-DD such as 2025-01-22"
+
+
+def _datetime_format_problem(value: str) -> str | None:
+    problem = datetime_problem(value)
+    return None if problem is None else "expected an ISO 8601 date-time with a timezone such as 2025-01-22T14:00:00Z"
+
+
+# String formats the validator checks (OpenAPI's names); other formats are accepted as they are.
+_FORMATS: dict[str, Callable[[str], str | None]] = {
+    "uuid": _uuid_problem,
+    "email": _email_problem,
+    "date": _date_problem,
+    "date-time": _datetime_format_problem,
+}
 
 
 def datetime_problem(value: Any) -> str | None:
