@@ -280,7 +280,7 @@ class ApiClient:
         """The live resources for ``keys`` (absent keys are left out), fetched concurrently.
 
         With ``kind.lookup_filter`` the keys go in batches of ``kind.page_size`` to
-        ``POST {path}/filter``; otherwise one ``GET {path}?key=K`` each.
+        ``POST {path}/filter``; otherwise one ``get_by_key`` each.
         """
         unique = list(dict.fromkeys(keys))
         if not unique:
@@ -312,8 +312,12 @@ class ApiClient:
         return self._resource(answer), answer.headers.get("etag")
 
     def get_by_key(self, kind: KindSpec, key: str) -> dict[str, Any] | None:
-        """``GET {path}?key=K``; None when no resource has that key."""
-        answer = self._call("GET", self._url(kind), params={"key": key}, allow_404=True)
+        """``GET {path}?key=K`` (``GET {path}/K?by=key`` with ``kind.lookup_by_key``);
+        None when no resource has that key."""
+        if kind.lookup_by_key:
+            answer = self._call("GET", self._item_url(kind, key), params={"by": "key"}, allow_404=True)
+        else:
+            answer = self._call("GET", self._url(kind), params={"key": key}, allow_404=True)
         if answer.status == 404:
             return None
         payload = self._decode(answer)
@@ -323,7 +327,11 @@ class ApiClient:
                 if isinstance(item, dict) and item.get("key") == key:
                     return item
             return None
-        return self._resource(answer, payload)
+        resource = self._resource(answer, payload)
+        if resource.get("key") != key:
+            # A server that ignored ?by=key (or ?key=) answered for another resource: never plan against it.
+            raise self._unexpected(answer, f"asked for key {key!r}, got a resource with key {resource.get('key')!r}")
+        return resource
 
     def create(self, kind: KindSpec, body: Mapping[str, Any], *, idempotency_key: str) -> dict[str, Any]:
         answer = self._call("POST", self._url(kind), body=body, headers={"Idempotency-Key": idempotency_key})

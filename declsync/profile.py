@@ -361,11 +361,13 @@ def _variant_violations(kind: KindSpec, disc: str, body: Mapping[str, Any], mode
     allowed = kind.variants.get(value) if isinstance(value, str) else None
     if allowed is None:
         return []
-    return [
-        Violation((name,), f"not a field of {kind.name} with {disc} {value}{suggest(name, allowed)}")
-        for name in body
-        if name in kind.fields and name != disc and name not in allowed
-    ]
+    out = []
+    for name in body:
+        if name in kind.fields and name != disc and name not in allowed:
+            others = [v for v, names in kind.variants.items() if name in names]
+            where = f"; it belongs to {disc} {', '.join(others)}" if others else ""
+            out.append(Violation((name,), f"not a field of {kind.name} with {disc} {value}{where}"))
+    return out
 
 
 def _type_name(value: Any) -> str:
