@@ -54,7 +54,7 @@ def load_openapi(path: Path, text: str, data: Mapping[str, Any]) -> Profile:
             data = json.loads(text)
         except ValueError as exc:
             raise ProfileError(f"{path}: not valid JSON: {exc}") from None
-    overlay: dict[str, Any] = dict(data.get("x-declsync") or {})
+    overlay: dict[str, Any] = {}
     beside = overlay_path(path)
     if beside.is_file():
         try:
@@ -63,11 +63,13 @@ def load_openapi(path: Path, text: str, data: Mapping[str, Any]) -> Profile:
             raise ProfileError(f"overlay {beside}: cannot read it: {exc}") from None
         if not isinstance(extra, Mapping):
             raise ProfileError(f"overlay {beside}: expected a mapping with 'name' and/or 'kinds'")
-        overlay = _merge_overlay(overlay, extra)
-    return compile_document(Document(data, str(path), text), overlay, str(beside))
+        overlay = dict(extra)
+    return compile_document(Document(data, str(path), text), overlay, str(beside) if overlay else "")
 
 
 def _merge_overlay(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    if not base or not extra:
+        return dict(base or extra)
     kinds: dict[str, Any] = {k: dict(v) for k, v in (base.get("kinds") or {}).items() if isinstance(v, Mapping)}
     for name, spec in (extra.get("kinds") or {}).items():
         kinds[name] = {**kinds.get(name, {}), **spec} if isinstance(spec, Mapping) else spec
@@ -75,10 +77,13 @@ def _merge_overlay(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[st
 
 
 def compile_document(doc: Document, overlay: Mapping[str, Any] | None = None, overlay_source: str = "") -> Profile:
-    """The profile ``doc`` describes, adjusted by ``overlay``."""
+    """The profile ``doc`` describes, adjusted by its ``x-declsync`` member and ``overlay`` (which wins)."""
     if not doc.version.startswith("3."):
         raise doc.error("#/openapi", f"OpenAPI {doc.version!r} is not supported; use a 3.0 or 3.1 document")
-    overlay = overlay or {}
+    inline = doc.data.get("x-declsync") or {}
+    if not isinstance(inline, Mapping):
+        raise doc.error("#/x-declsync", "x-declsync must be a mapping with 'name' and/or 'kinds'")
+    overlay = _merge_overlay(inline, overlay or {})
     where = overlay_source or f"{doc.source} (x-declsync)"
     _check_keys(overlay, _OVERLAY_KEYS, where)
     extra: Mapping[str, Mapping[str, Any]] = overlay.get("kinds") or {}

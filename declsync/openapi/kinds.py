@@ -21,6 +21,7 @@ __all__ = ["Collection", "find_collections"]
 
 _ITEM = re.compile(r"^(?P<base>/[^{}]*[^/{}])/\{[^/{}]+\}$")
 DEFAULT_PAGE_SIZE = 250
+_BODY = "/requestBody/content/application~1json/schema"
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def _collection(doc: Document, base: str, item: str, names: Mapping[str, str]) -
     patch = _operation(doc, item, "patch")
     assert post is not None and patch is not None
     create_at, patch_at = pointer("paths", base, "post"), pointer("paths", item, "patch")
-    create = flatten(doc, _body_schema(post), f"{create_at}/requestBody")
+    create = flatten(doc, _body_schema(post), f"{create_at}{_BODY}")
     if "key" not in create.properties:
         return f"{base}: the create schema has no 'key' property; declsync manages resources by client key"
     read_op = _operation(doc, item, "get")
@@ -112,7 +113,7 @@ def _collection(doc: Document, base: str, item: str, names: Mapping[str, str]) -
     if name is None:
         return (f"{base}: GET {item} answers with no named schema (#/components/schemas/…); "
                 f"name the kind in the overlay (kinds: {{NAME: {{path: {base.strip('/')}}}}})")
-    read = flatten(doc, answer[1], pointer("paths", item, "get")) if answer else Shape()
+    read = flatten(doc, answer[1], pointer("paths", item, "get", "responses", answer[0])) if answer else Shape()
     filter_op = _operation(doc, f"{base}/filter", "post")
     size, envelope = DEFAULT_PAGE_SIZE, "pageInfo"
     if filter_op is not None:
@@ -121,7 +122,7 @@ def _collection(doc: Document, base: str, item: str, names: Mapping[str, str]) -
         name=name,
         path=base.strip("/"),
         create=create,
-        patch=flatten(doc, _body_schema(patch), f"{patch_at}/requestBody"),
+        patch=flatten(doc, _body_schema(patch), f"{patch_at}{_BODY}"),
         read=read,
         lookup_filter=filter_op is not None,
         # Without a filter endpoint, the contract's other lookup: GET /{r}/{key}?by=key.
@@ -134,7 +135,7 @@ def _collection(doc: Document, base: str, item: str, names: Mapping[str, str]) -
 
 
 def _filter_paging(doc: Document, op: Mapping[str, Any], at: str) -> tuple[int, str]:
-    request = flatten(doc, _body_schema(op), f"{at}/requestBody")
+    request = flatten(doc, _body_schema(op), f"{at}{_BODY}")
     raw_size = _raw_page_size(doc, _body_schema(op), at)
     size = raw_size if isinstance(raw_size, int) and 1 <= raw_size <= 1000 else DEFAULT_PAGE_SIZE
     if "pageSize" not in request.properties:
@@ -142,7 +143,7 @@ def _filter_paging(doc: Document, op: Mapping[str, Any], at: str) -> tuple[int, 
     answer = _response_schema(op, "200")
     envelope = "pageInfo"
     if answer is not None:
-        props = flatten(doc, answer[1], f"{at}/responses/200").properties
+        props = flatten(doc, answer[1], f"{at}/responses/200/content/application~1json/schema").properties
         envelope = next((e for e in ("pageInfo", "pagination") if e in props), envelope)
     return size, envelope
 
