@@ -146,7 +146,7 @@ def test_a_document_without_kinds_says_why(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match="no resource kinds found"):
         load_profile(path)
     path.write_text("openapi: 2.0\npaths: {}\n")
-    with pytest.raises(ProfileError, match="not supported; use a 3.0 or 3.1 document"):
+    with pytest.raises(ProfileError, match=r"not supported; use a 3\.0 or 3\.1 document"):
         load_profile(path)
 
 
