@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import difflib
 import functools
-import re
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +20,7 @@ from typing import Any, Literal
 import yaml
 
 from declsync.errors import ProfileError
+from declsync.formats import datetime_problem, format_problem, type_name
 
 __all__ = [
     "KEY_MAX_LENGTH",
@@ -305,7 +303,7 @@ class Violation:
 def validate_key(value: Any) -> str | None:
     """Why ``value`` is not a valid client key, or None."""
     if not isinstance(value, str):
-        return f"key must be a string, got {_type_name(value)}"
+        return f"key must be a string, got {type_name(value)}"
     if not value:
         return "key must not be empty"
     if len(value) > KEY_MAX_LENGTH:
@@ -370,24 +368,6 @@ def _variant_violations(kind: KindSpec, disc: str, body: Mapping[str, Any], mode
     return out
 
 
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return type(value).__name__
-
-
 def is_ref_marker(value: Any) -> bool:
     """A manifest's ``{$ref: Kind/KEY}`` placeholder for another resource's id."""
     return type(value) is dict and len(value) == 1 and "$ref" in value
@@ -412,29 +392,28 @@ def _check_value(spec: FieldSpec, value: Any, path: tuple[PathPart, ...], mode: 
             return
         if not isinstance(value, str):
             hint = f", or {{$ref: {spec.ref_kind}/KEY}}" if spec.ref_kind and mode == "manifest" else ""
-            bad(f"expected a string{hint}, got {_type_name(value)}")
+            bad(f"expected a string{hint}, got {type_name(value)}")
             return
         if spec.max_length is not None and len(value) > spec.max_length:
             bad(f"is {len(value)} characters long; at most {spec.max_length} are allowed")
-        check = _FORMATS.get(spec.format or "")
-        problem = check(value) if check is not None else None
+        problem = format_problem(spec.format, value)
         if problem:
             hint = f" (or {{$ref: {spec.ref_kind}/KEY}})" if spec.ref_kind and mode == "manifest" else ""
             bad(f"{problem}{hint}, got {value!r}")
     elif t == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
-            bad(f"expected an integer, got {_type_name(value)}")
+            bad(f"expected an integer, got {type_name(value)}")
     elif t == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            bad(f"expected a number, got {_type_name(value)}")
+            bad(f"expected a number, got {type_name(value)}")
         elif value != value or value in (float("inf"), float("-inf")):
             bad("expected a finite number")
     elif t == "boolean":
         if not isinstance(value, bool):
-            bad(f"expected true or false, got {_type_name(value)}")
+            bad(f"expected true or false, got {type_name(value)}")
     elif t == "enum":
         if not isinstance(value, str) or value not in spec.values:
-            shown = value if isinstance(value, str) else _type_name(value)
+            shown = value if isinstance(value, str) else type_name(value)
             bad(f"Must be one of: {', '.join(spec.values)}; got {shown!r}{suggest(str(value), spec.values)}")
     elif t == "datetime":
         problem = datetime_problem(value)
@@ -442,7 +421,7 @@ def _check_value(spec: FieldSpec, value: Any, path: tuple[PathPart, ...], mode: 
             bad(problem)
     elif t == "reference":
         if not isinstance(value, Mapping):
-            bad(f"expected a reference {{key: …}} or {{id: …}} to a {spec.kind}, got {_type_name(value)}")
+            bad(f"expected a reference {{key: …}} or {{id: …}} to a {spec.kind}, got {type_name(value)}")
             return
         keys = set(value)
         if keys not in ({"id"}, {"key"}):
@@ -453,7 +432,7 @@ def _check_value(spec: FieldSpec, value: Any, path: tuple[PathPart, ...], mode: 
             bad(f"reference {k} must be a non-empty string")
     elif t == "object":
         if not isinstance(value, Mapping):
-            bad(f"expected a mapping, got {_type_name(value)}")
+            bad(f"expected a mapping, got {type_name(value)}")
             return
         for name, sub in value.items():
             sspec = spec.fields.get(name)
@@ -468,62 +447,8 @@ def _check_value(spec: FieldSpec, value: Any, path: tuple[PathPart, ...], mode: 
                     out.append(Violation((*path, name), "This field is required"))
     elif t == "array":
         if not isinstance(value, list):
-            bad(f"expected a list, got {_type_name(value)}")
+            bad(f"expected a list, got {type_name(value)}")
             return
         assert spec.items is not None
         for i, item in enumerate(value):
             _check_value(spec.items, item, (*path, i), mode, out)
-
-
-def _uuid_problem(value: str) -> str | None:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return "expected a UUID"
-    return None
-
-
-# Deliberately plain: one '@', no spaces, a dot in the domain. Deliverability is the API's business.
-_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _email_problem(value: str) -> str | None:
-    return None if _EMAIL.fullmatch(value) else "expected an email address such as ops@example.com"
-
-
-def _date_problem(value: str) -> str | None:
-    try:
-        if _DATE.fullmatch(value):
-            date.fromisoformat(value)
-            return None
-    except ValueError:
-        pass
-    return "expected a date YYYY-MM-DD such as 2025-01-22"
-
-
-def _datetime_format_problem(value: str) -> str | None:
-    problem = datetime_problem(value)
-    return None if problem is None else "expected an ISO 8601 date-time with a timezone such as 2025-01-22T14:00:00Z"
-
-
-# String formats the validator checks (OpenAPI's names); other formats are accepted as they are.
-_FORMATS: dict[str, Callable[[str], str | None]] = {
-    "uuid": _uuid_problem,
-    "email": _email_problem,
-    "date": _date_problem,
-    "date-time": _datetime_format_problem,
-}
-
-
-def datetime_problem(value: Any) -> str | None:
-    """Why ``value`` is not an ISO 8601 date-time with a timezone, or None."""
-    if not isinstance(value, str):
-        return f"expected an ISO 8601 date-time string such as 2025-01-22T14:00:00Z, got {_type_name(value)}"
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return f"expected an ISO 8601 date-time such as 2025-01-22T14:00:00Z, got {value!r}"
-    if parsed.tzinfo is None:
-        return f"date-time {value!r} has no timezone; add Z or an offset such as -05:00"
-    return None
