@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from declsync.errors import ProfileError
-from declsync.openapi.document import Document
+from declsync.openapi.document import Document, as_map
 from declsync.openapi.fields import FieldContext, to_field, write_merge
 from declsync.openapi.kinds import Collection, find_collections
 from declsync.openapi.shapes import Shape
@@ -64,7 +64,11 @@ def load_openapi(path: Path, text: str, data: Mapping[str, Any]) -> Profile:
         if not isinstance(extra, Mapping):
             raise ProfileError(f"overlay {beside}: expected a mapping with 'name' and/or 'kinds'")
         overlay = dict(extra)
-    return compile_document(Document(data, str(path), text), overlay, str(beside) if overlay else "")
+    try:
+        return compile_document(Document(data, str(path), text), overlay, str(beside) if overlay else "")
+    except RecursionError:
+        # A schema that contains itself without a $ref (YAML aliases can build one).
+        raise ProfileError(f"{path}: a schema nests too deeply or contains itself; use $ref for recursion") from None
 
 
 def _merge_overlay(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,7 +114,7 @@ def compile_document(doc: Document, overlay: Mapping[str, Any] | None = None, ov
         if kname not in kinds:
             raise ProfileError(f"{where}: kinds.{kname}: no such kind in {doc.source}{suggest(kname, kinds)}")
     _check_ref_kinds(kinds, where)
-    title = (doc.data.get("info") or {}).get("title")
+    title = as_map(doc.data.get("info")).get("title")
     name = overlay.get("name") or title or doc.source
     return Profile(name=str(name), kinds=kinds, source=doc.source, notes=tuple(skipped))
 

@@ -15,7 +15,12 @@ import yaml
 
 from declsync.errors import ProfileError
 
-__all__ = ["Document", "is_openapi"]
+__all__ = ["Document", "as_map", "is_openapi", "pointer"]
+
+
+def as_map(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a mapping, else an empty one (for optional members)."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def is_openapi(data: Any) -> bool:
@@ -53,10 +58,21 @@ class Document:
         node: Any = self.data
         for part in ref[2:].split("/"):
             key = _unescape(part)
-            if not isinstance(node, Mapping) or key not in node:
+            if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+                node = node[int(key)]
+            elif isinstance(node, Mapping) and key in node:
+                node = node[key]
+            else:
                 raise self.error(at, f"$ref {ref!r} points at nothing in the document")
-            node = node[key]
         return node
+
+    def member(self, node: Mapping[str, Any], name: str, expected: type, at: str) -> Any:
+        """``node[name]``, None when absent, an error naming the place when it has the wrong type."""
+        value = node.get(name)
+        if value is None or isinstance(value, expected):
+            return value
+        what = {Mapping: "a mapping", list: "a list", str: "a string"}.get(expected, expected.__name__)
+        raise self.error(at, f"{name} must be {what}, not {value!r:.40}")
 
     def error(self, at: str, message: str) -> ProfileError:
         return ProfileError(f"{self.where(at)}: {message}")
@@ -82,13 +98,16 @@ class Document:
                 self._walk(root, "#")
         return self._lines
 
-    def _walk(self, node: yaml.Node, at: str) -> None:
+    def _walk(self, node: yaml.Node, at: str, seen: frozenset[int] = frozenset()) -> None:
         assert self._lines is not None
-        self._lines[at] = node.start_mark.line + 1
+        if id(node) in seen:  # an alias of an enclosing node
+            return
+        seen = seen | {id(node)}
+        self._lines.setdefault(at, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 part = str(key.value).replace("~", "~0").replace("/", "~1")
-                self._walk(value, f"{at}/{part}")
+                self._walk(value, f"{at}/{part}", seen)
         elif isinstance(node, yaml.SequenceNode):
             for i, value in enumerate(node.value):
-                self._walk(value, f"{at}/{i}")
+                self._walk(value, f"{at}/{i}", seen)

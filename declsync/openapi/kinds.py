@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from declsync.openapi.document import Document, pointer
+from declsync.openapi.document import Document, as_map, pointer
 from declsync.openapi.shapes import Shape, flatten
 
 __all__ = ["Collection", "find_collections"]
@@ -42,26 +42,25 @@ class Collection:
 
 
 def _operation(doc: Document, path: str, method: str) -> Mapping[str, Any] | None:
-    item = doc.data.get("paths", {}).get(path)
-    op = item.get(method) if isinstance(item, Mapping) else None
+    op = as_map(as_map(doc.data.get("paths")).get(path)).get(method)
     return op if isinstance(op, Mapping) else None
 
 
 def _body_schema(op: Mapping[str, Any]) -> Any:
-    content = (op.get("requestBody") or {}).get("content") or {}
-    return (content.get("application/json") or {}).get("schema")
+    content = as_map(as_map(op.get("requestBody")).get("content"))
+    return as_map(content.get("application/json")).get("schema")
 
 
 def _responses(op: Mapping[str, Any]) -> dict[str, Any]:
     """Status code -> response; YAML reads an unquoted ``200:`` as a number."""
-    return {str(k): v for k, v in (op.get("responses") or {}).items()}
+    return {str(k): v for k, v in as_map(op.get("responses")).items()}
 
 
 def _response_schema(op: Mapping[str, Any], *codes: str) -> tuple[str, Any] | None:
     responses = _responses(op)
     for code in codes:
-        content = (responses.get(code) or {}).get("content") or {}
-        schema = (content.get("application/json") or {}).get("schema")
+        content = as_map(as_map(responses.get(code)).get("content"))
+        schema = as_map(content.get("application/json")).get("schema")
         if schema is not None:
             return code, schema
     return None

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from declsync.openapi.document import Document
+from declsync.openapi.document import Document, as_map
 
 __all__ = ["Shape", "flatten"]
 
@@ -75,11 +75,11 @@ def flatten(doc: Document, schema: Any, at: str, stack: tuple[str, ...] = ()) ->
         own = _own(doc, siblings, at, stack) if siblings else Shape(at=at)
         return replace(_all_of([target, own]) if siblings else target, name=name, at=at)
     parts = [_own(doc, schema, at, stack)]
-    for i, sub in enumerate(schema.get("allOf") or ()):
+    for i, sub in enumerate(doc.member(schema, "allOf", list, at) or ()):
         parts.append(flatten(doc, sub, f"{at}/allOf/{i}", stack))
     shape = _all_of(parts)
     for word in ("oneOf", "anyOf"):
-        alternatives = schema.get(word)
+        alternatives = doc.member(schema, word, list, at)
         if alternatives:
             shape = _all_of([shape, _one_of(doc, schema, word, alternatives, at, stack)])
     return replace(shape, at=at)
@@ -88,23 +88,29 @@ def flatten(doc: Document, schema: Any, at: str, stack: tuple[str, ...] = ()) ->
 def _own(doc: Document, schema: Mapping[str, Any], at: str, stack: tuple[str, ...]) -> Shape:
     """The shape of ``schema``'s own keywords (no composition)."""
     raw_type = schema.get("type")
-    types = {raw_type} if isinstance(raw_type, str) else set(raw_type or ())
+    listed = [raw_type] if isinstance(raw_type, str) else doc.member(schema, "type", list, at) or []
+    if not all(isinstance(t, str) for t in listed):
+        raise doc.error(at, f"type must be a type name or a list of them, not {raw_type!r:.40}")
+    types = set(listed)
     nullable = "null" in types or schema.get("nullable") is True
-    enum = schema.get("enum")
+    enum = doc.member(schema, "enum", list, at)
     if "const" in schema:
         enum = [schema["const"]]
-    if enum is not None and None in enum:
-        nullable, enum = True, [v for v in enum if v is not None]
-    props = schema.get("properties") or {}
+    if enum is not None:
+        # Only scalars can be declared as enum values; null makes the value nullable.
+        nullable = nullable or None in enum
+        enum = [v for v in enum if isinstance(v, str | int | float | bool)]
+    props = doc.member(schema, "properties", Mapping, at) or {}
     items = schema.get("items")
     max_length = schema.get("maxLength")
+    fmt = schema.get("format")
     return Shape(
         types=frozenset(t for t in types if t != "null"),
         nullable=nullable,
-        format=schema.get("format"),
+        format=fmt if isinstance(fmt, str) else None,
         enum=tuple(enum) if enum is not None else None,
         properties={str(k): flatten(doc, v, f"{at}/properties/{k}", stack) for k, v in props.items()},
-        required=frozenset(str(r) for r in schema.get("required") or ()),
+        required=frozenset(str(r) for r in doc.member(schema, "required", list, at) or ()),
         items=flatten(doc, items, f"{at}/items", stack) if isinstance(items, Mapping) else None,
         read_only=schema.get("readOnly") is True,
         default=schema.get("default", _UNSET),
@@ -128,7 +134,7 @@ def _one_of(
     union = replace(union, nullable=union.nullable or nullable)
     disc = schema.get("discriminator")
     if isinstance(disc, Mapping) and isinstance(disc.get("propertyName"), str):
-        union = _discriminated(union, str(disc["propertyName"]), disc.get("mapping") or {}, real, shapes)
+        union = _discriminated(union, str(disc["propertyName"]), as_map(disc.get("mapping")), real, shapes)
     return union
 
 
