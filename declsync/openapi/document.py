@@ -18,6 +18,9 @@ from declsync.errors import ProfileError
 __all__ = ["Document", "as_map", "is_openapi", "pointer"]
 
 
+_TYPE_WORDS: dict[Any, str] = {Mapping: "a mapping", list: "a list", str: "a string"}
+
+
 def as_map(value: Any) -> Mapping[str, Any]:
     """``value`` when it is a mapping, else an empty one (for optional members)."""
     return value if isinstance(value, Mapping) else {}
@@ -71,7 +74,7 @@ class Document:
         value = node.get(name)
         if value is None or isinstance(value, expected):
             return value
-        what = {Mapping: "a mapping", list: "a list", str: "a string"}.get(expected, expected.__name__)
+        what = _TYPE_WORDS.get(expected, expected.__name__)
         raise self.error(at, f"{name} must be {what}, not {value!r:.40}")
 
     def error(self, at: str, message: str) -> ProfileError:
