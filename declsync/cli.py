@@ -65,8 +65,8 @@ def _use_colour(no_color: bool) -> bool:
 
 def profile_option(f: F) -> F:
     return click.option(
-        "--profile", "profile_path", envvar="DECLSYNC_PROFILE", type=click.Path(dir_okay=False),
-        help="Resource profile file or OpenAPI document (default: the bundled MVMNT profile).",
+        "--profile", "profile_path", envvar="DECLSYNC_PROFILE", type=click.Path(),
+        help="Resource profile file, OpenAPI document or directory of them (default: the bundled MVMNT profile).",
     )(f)
 
 

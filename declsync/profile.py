@@ -263,6 +263,11 @@ def load_profile(path: str | Path | None = None) -> Profile:
     if path is None:
         return default_profile()
     p = Path(path)
+    if p.is_dir():
+        # A directory of OpenAPI documents (one API split by resource).
+        from declsync.openapi import load_openapi_dir
+
+        return load_openapi_dir(p)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:

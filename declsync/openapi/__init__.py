@@ -10,10 +10,12 @@ API whose resources carry a client key.
 
 Modules: ``document`` (``$ref`` and error locations), ``shapes`` (schema composition
 flattened), ``fields`` (shapes → profile fields), ``kinds`` (resource kinds from the
-paths), ``compile`` (the profile, with the overlay).
+paths), ``overlay`` (what a document cannot say), ``compile`` (the profile).
 """
 
-from declsync.openapi.compile import compile_document, load_openapi, overlay_path
+from declsync.openapi.compile import compile_document, compile_documents, load_openapi, load_openapi_dir
 from declsync.openapi.document import Document, is_openapi
+from declsync.openapi.overlay import overlay_path
 
-__all__ = ["Document", "compile_document", "is_openapi", "load_openapi", "overlay_path"]
+__all__ = ["Document", "compile_document", "compile_documents", "is_openapi", "load_openapi", "load_openapi_dir",
+           "overlay_path"]

@@ -1,129 +1,133 @@
-"""An OpenAPI document (plus an optional overlay) compiled into declsync's ``Profile``.
+"""OpenAPI documents (plus an optional overlay, see ``overlay``) compiled into declsync's ``Profile``.
 
-The overlay says what a document cannot: a kind's friendly-id prefix, how prune
-removes it, which fields are sensitive, which id fields point at which kind when the
-name does not tell. It is the document's ``x-declsync`` member, or a file beside the
-document (``their-api.declsync.yaml`` for ``their-api.yaml``), the file winning::
-
-    name: library
-    kinds:
-      Book:
-        friendlyIdPrefix: BK-
-        delete: {method: refuse}      # or {patch: {status: withdrawn}}
-        sensitive: [isbn]
-        refKinds: {editorId: Author}  # bare id fields whose kind the name does not tell
-        readOnly: [rating]
-        pageSize: 100
-        path: books                   # names a kind whose GET answers with an inline schema
+One document (``--profile their-api.yaml``) or a directory of them (``--profile api/``:
+every ``*.yaml``/``*.yml``/``*.json`` document in it, one API split by resource, as
+MVMNT publishes its contract); the kinds of all documents may refer to each other.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from declsync.errors import ProfileError
-from declsync.openapi.document import Document, as_map
+from declsync.openapi.document import Document, as_map, is_openapi
 from declsync.openapi.fields import FieldContext, to_field, write_merge
 from declsync.openapi.kinds import Collection, find_collections
+from declsync.openapi.overlay import Overlay, merge_overlays, overlay_path, read_overlay
 from declsync.openapi.shapes import Shape
 from declsync.profile import FieldSpec, KindSpec, Profile, suggest
 
-__all__ = ["compile_document", "load_openapi", "overlay_path"]
+__all__ = ["compile_document", "compile_documents", "load_openapi", "load_openapi_dir"]
 
-_OVERLAY_KEYS = frozenset({"name", "kinds"})
-_KIND_KEYS = frozenset({"path", "friendlyIdPrefix", "delete", "sensitive", "refKinds", "readOnly", "pageSize"})
 # Never declarable, whatever a document says about them.
 ALWAYS_READ_ONLY = frozenset({"id", "friendlyId", "object", "createdAt", "updatedAt", "deletedAt"})
+DIRECTORY_OVERLAY = "declsync.yaml"
 
 
-def overlay_path(document: Path) -> Path:
-    """``api.yaml`` → ``api.declsync.yaml`` (the overlay file beside a document)."""
-    return document.with_name(f"{document.stem}.declsync.yaml")
-
-
-def load_openapi(path: Path, text: str, data: Mapping[str, Any]) -> Profile:
-    """The profile of the OpenAPI document ``path`` (already read and parsed)."""
+def _document(path: Path, text: str, data: Any) -> Document:
     if path.suffix == ".json":
-        # JSON read as JSON: YAML would turn some strings into other things.
+        # JSON read as JSON: YAML 1.1 would turn some strings (yes, no, dates) into other things.
         try:
             data = json.loads(text)
         except ValueError as exc:
             raise ProfileError(f"{path}: not valid JSON: {exc}") from None
-    overlay: dict[str, Any] = {}
+    if not is_openapi(data):
+        raise ProfileError(f"{path}: not an OpenAPI document (no 'openapi' version at the top)")
+    return Document(data, str(path), text)
+
+
+def load_openapi(path: Path, text: str, data: Mapping[str, Any]) -> Profile:
+    """The profile of the OpenAPI document ``path`` (already read and parsed)."""
     beside = overlay_path(path)
-    if beside.is_file():
+    return _guarded(path, lambda: compile_documents([_document(path, text, data)], read_overlay(beside), str(beside)))
+
+
+def load_openapi_dir(path: Path) -> Profile:
+    """The profile of every OpenAPI document in directory ``path``, with ``declsync.yaml`` as overlay."""
+    docs = []
+    for file in sorted(path.iterdir()):
+        if file.suffix not in (".yaml", ".yml", ".json") or file.name == DIRECTORY_OVERLAY:
+            continue
+        if file.name.endswith((".declsync.yaml", ".declsync.yml")):
+            continue
         try:
-            extra = yaml.safe_load(beside.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise ProfileError(f"overlay {beside}: cannot read it: {exc}") from None
-        if not isinstance(extra, Mapping):
-            raise ProfileError(f"overlay {beside}: expected a mapping with 'name' and/or 'kinds'")
-        overlay = dict(extra)
+            text = file.read_text(encoding="utf-8")
+            data = yaml.safe_load(text)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ProfileError(f"{file}: cannot read it as YAML or JSON: {exc}") from None
+        docs.append(_document(file, text, data))
+    if not docs:
+        raise ProfileError(f"{path}: a profile directory needs OpenAPI documents (*.yaml, *.yml, *.json)")
+    overlay = path / DIRECTORY_OVERLAY
+    return _guarded(path, lambda: compile_documents(docs, read_overlay(overlay), str(overlay), name=path.name))
+
+
+def _guarded(path: Path, build: Any) -> Profile:
     try:
-        return compile_document(Document(data, str(path), text), overlay, str(beside) if overlay else "")
+        profile: Profile = build()
     except RecursionError:
         # A schema that contains itself without a $ref (YAML aliases can build one).
         raise ProfileError(f"{path}: a schema nests too deeply or contains itself; use $ref for recursion") from None
-
-
-def _merge_overlay(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    if not base or not extra:
-        return dict(base or extra)
-    kinds: dict[str, Any] = {k: dict(v) for k, v in (base.get("kinds") or {}).items() if isinstance(v, Mapping)}
-    for name, spec in (extra.get("kinds") or {}).items():
-        kinds[name] = {**kinds.get(name, {}), **spec} if isinstance(spec, Mapping) else spec
-    return {**base, **extra, "kinds": kinds}
+    return profile
 
 
 def compile_document(doc: Document, overlay: Mapping[str, Any] | None = None, overlay_source: str = "") -> Profile:
     """The profile ``doc`` describes, adjusted by its ``x-declsync`` member and ``overlay`` (which wins)."""
-    if not doc.version.startswith("3."):
-        raise doc.error("#/openapi", f"OpenAPI {doc.version!r} is not supported; use a 3.0 or 3.1 document")
-    inline = doc.data.get("x-declsync") or {}
-    if not isinstance(inline, Mapping):
-        raise doc.error("#/x-declsync", "x-declsync must be a mapping with 'name' and/or 'kinds'")
-    overlay = _merge_overlay(inline, overlay or {})
-    where = overlay_source or f"{doc.source} (x-declsync)"
-    _check_keys(overlay, _OVERLAY_KEYS, where)
-    extra: Mapping[str, Mapping[str, Any]] = overlay.get("kinds") or {}
-    for kname, spec in extra.items():
-        if not isinstance(spec, Mapping):
-            raise ProfileError(f"{where}: kinds.{kname} must be a mapping")
-        _check_keys(spec, _KIND_KEYS, f"{where}: kinds.{kname}")
-    names = {str(v["path"]).strip("/"): str(k) for k, v in extra.items() if v.get("path")}
-    collections, notes = find_collections(doc, names)
-    if not collections:
-        detail = "; ".join(notes) or "no collection has POST /{r} and PATCH /{r}/{id}"
-        raise ProfileError(f"{doc.source}: no resource kinds found ({detail})")
+    return compile_documents([doc], overlay, overlay_source)
+
+
+def compile_documents(docs: Sequence[Document], overlay: Mapping[str, Any] | None = None,
+                      overlay_source: str = "", name: str | None = None) -> Profile:
+    """The profile of one API described by ``docs``; kinds of one document may refer to another's."""
+    parts: list[tuple[Mapping[str, Any], str]] = []
+    for doc in docs:
+        if not doc.version.startswith("3."):
+            raise doc.error("#/openapi", f"OpenAPI {doc.version!r} is not supported; use a 3.0 or 3.1 document")
+        inline = doc.data.get("x-declsync") or {}
+        if not isinstance(inline, Mapping):
+            raise doc.error("#/x-declsync", "x-declsync must be a mapping with 'name' and/or 'kinds'")
+        parts.append((inline, f"{doc.source} (x-declsync)"))
+    extra = merge_overlays([*parts, (overlay or {}, overlay_source or "overlay")])
+    names = {str(v["path"]).strip("/"): k for k, v in extra.kinds.items() if v.get("path")}
+    found: list[tuple[Document, Collection]] = []
+    skipped: list[str] = []
+    for doc in docs:
+        collections, notes = find_collections(doc, names)
+        found += [(doc, c) for c in collections]
+        skipped += notes
+    if not found:
+        detail = "; ".join(skipped) or "no collection has POST /{r} and PATCH /{r}/{id}"
+        raise ProfileError(f"{', '.join(d.source for d in docs)}: no resource kinds found ({detail})")
+    kinds = _kinds(found, extra, skipped)
+    where = extra.source or docs[0].source
+    for kname in extra.kinds:
+        if kname not in kinds:
+            documents = ", ".join(d.source for d in docs)
+            raise ProfileError(f"{where}: kinds.{kname}: no such kind in {documents}{suggest(kname, kinds)}")
+    _check_ref_kinds(kinds, where)
+    title = as_map(docs[0].data.get("info")).get("title") if len(docs) == 1 else None
+    source = docs[0].source if len(docs) == 1 else str(Path(docs[0].source).parent)
+    return Profile(name=str(extra.name or name or title or source), kinds=kinds, source=source, notes=tuple(skipped))
+
+
+def _kinds(found: list[tuple[Document, Collection]], extra: Overlay, skipped: list[str]) -> dict[str, KindSpec]:
+    all_names = [c.name for _, c in found]
     kinds: dict[str, KindSpec] = {}
-    skipped: list[str] = list(notes)
-    for c in collections:
+    for doc, c in found:
         if c.name in kinds:
             raise doc.error(c.create.at, f"two collections ({kinds[c.name].path}, {c.path}) answer with "
                                          f"schema {c.name!r}; name one in the overlay (kinds: {{NAME: {{path: …}}}})")
-        ctx = FieldContext(kinds=[x.name for x in collections], ref_kinds=dict(extra.get(c.name, {}).get("refKinds") or {}),
-                           sensitive=tuple(extra.get(c.name, {}).get("sensitive") or ()))
-        kinds[c.name] = _kind(c, ctx, extra.get(c.name, {}))
+        settings = extra.of(c.name)
+        ctx = FieldContext(kinds=all_names, ref_kinds=dict(settings.get("refKinds") or {}),
+                           sensitive=tuple(settings.get("sensitive") or ()))
+        kinds[c.name] = _kind(c, ctx, settings)
         skipped.extend(f"{c.name}.{s}" for s in ctx.skipped)
-    for kname in extra:
-        if kname not in kinds:
-            raise ProfileError(f"{where}: kinds.{kname}: no such kind in {doc.source}{suggest(kname, kinds)}")
-    _check_ref_kinds(kinds, where)
-    title = as_map(doc.data.get("info")).get("title")
-    name = overlay.get("name") or title or doc.source
-    return Profile(name=str(name), kinds=kinds, source=doc.source, notes=tuple(skipped))
-
-
-def _check_keys(raw: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
-    for key in raw:
-        if key not in allowed:
-            raise ProfileError(f"{where}: unknown overlay setting {key!r}{suggest(key, allowed)}; "
-                               f"allowed: {', '.join(sorted(allowed))}")
+    return kinds
 
 
 def _writable(shape: Shape) -> list[str]:

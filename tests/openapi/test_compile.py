@@ -120,6 +120,9 @@ def test_overlay_in_the_document_names_an_id_field_kind() -> None:
         ({"kinds": {"Book": {"friendlyPrefix": "B"}}}, "unknown overlay setting 'friendlyPrefix' (did you mean 'friendlyIdPrefix'?)"),
         ({"kinds": {"Book": {"refKinds": {"isbn": "Publisher"}}}}, "Book.isbn refers to kind 'Publisher'"),
         ({"kinds": {"Book": {"pageSize": 0}}}, "pageSize must be an integer between 1 and 1000"),
+        ({"kinds": {"Book": {"refKinds": ["editorId"]}}}, "kinds.Book.refKinds must be a mapping of field name to kind"),
+        ({"kinds": {"Book": {"sensitive": "isbn"}}}, "kinds.Book.sensitive must be a list of field names"),
+        ({"kinds": ["Book"]}, "kinds must be a mapping of kind name to settings"),
         ({"nmae": "x"}, "unknown overlay setting 'nmae' (did you mean 'name'?)"),
     ],
 )
@@ -175,3 +178,24 @@ def test_the_contract_says_more_than_the_hand_written_profile() -> None:
     assert (len(h["currency"].values), len(c["currency"].values)) == (5, 17)
     assert (len(h["defaultMode"].values), len(c["defaultMode"].values)) == (7, 11)
     assert hand.kinds["Carrier"].discriminator is None and contract.kinds["Carrier"].discriminator == "type"
+
+
+def test_a_directory_of_documents_is_one_api(tmp_path: Path) -> None:
+    """One API split by resource (as MVMNT publishes it): kinds refer across documents."""
+    doc = yaml.safe_load(LIBRARY.read_text())
+    authors = {**doc, "paths": {p: v for p, v in doc["paths"].items() if p.startswith("/authors")}}
+    books = {**doc, "paths": {p: v for p, v in doc["paths"].items() if not p.startswith("/authors")}}
+    (tmp_path / "authors.yaml").write_text(yaml.safe_dump(authors))
+    (tmp_path / "books.json").write_text(json.dumps(books))
+    (tmp_path / "declsync.yaml").write_text("name: split-library\nkinds: {Book: {friendlyIdPrefix: BK-}}\n")
+    profile = load_profile(tmp_path)
+    assert profile.name == "split-library" and sorted(profile.kinds) == ["Author", "Book", "Series"]
+    assert profile.kinds["Book"].fields["authorId"].ref_kind == "Author"  # Author lives in the other document
+    assert profile.kinds["Book"].friendly_id_prefix == "BK-"
+    (tmp_path / "notes.yaml").write_text("just: notes\n")
+    with pytest.raises(ProfileError, match=r"notes\.yaml: not an OpenAPI document"):
+        load_profile(tmp_path)
+
+
+def test_the_bundled_contract_directory_compiles() -> None:
+    assert list(load_profile(MVMNT.parent).kinds) == ["Customer", "Location", "Carrier"]
