@@ -60,7 +60,7 @@ def _only_constraints(schema: Any) -> bool:
     return isinstance(schema, Mapping) and set(schema) <= {"required", "description", "title"}
 
 
-def flatten(doc: Document, schema: Any, at: str, stack: tuple[str, ...] = ()) -> Shape:
+def flatten(doc: Document, schema: Any, at: str, stack: tuple[str, ...] = (), expand: bool = True) -> Shape:
     """The Shape of ``schema`` (read at JSON pointer ``at``)."""
     if not isinstance(schema, Mapping):
         return Shape(at=at)
@@ -69,11 +69,17 @@ def flatten(doc: Document, schema: Any, at: str, stack: tuple[str, ...] = ()) ->
     if isinstance(ref, str):
         if ref in stack:  # a recursive schema (filters nest themselves): stop at one level
             return Shape(types=frozenset({"object"}), name=ref.rsplit("/", 1)[-1], at=at)
-        target = flatten(doc, doc.resolve(ref, at), ref, (*stack, ref))
+        # A variant's allOf naming the base being expanded: the base's own shape, not its variants again.
+        inherit = f"expanding:{ref}" in stack
+        target = flatten(doc, doc.resolve(ref, at), ref, (*stack, ref), expand=not inherit)
         name = ref.rsplit("/", 1)[-1] if ref.startswith("#/components/schemas/") else None
         siblings = {k: v for k, v in schema.items() if k != "$ref"}
         own = _own(doc, siblings, at, stack) if siblings else Shape(at=at)
         return replace(_all_of([target, own]) if siblings else target, name=name, at=at)
+    variants = _subclasses(doc, schema, at) if expand else []
+    if variants:
+        outer = (*(x for x in stack if x != at), f"expanding:{at}")
+        return replace(_one_of(doc, schema, "oneOf", variants, at, outer), name=None, at=at)
     parts = [_own(doc, schema, at, stack)]
     for i, sub in enumerate(doc.member(schema, "allOf", list, at) or ()):
         parts.append(flatten(doc, sub, f"{at}/allOf/{i}", stack))
@@ -83,6 +89,25 @@ def flatten(doc: Document, schema: Any, at: str, stack: tuple[str, ...] = ()) ->
         if alternatives:
             shape = _all_of([shape, _one_of(doc, schema, word, alternatives, at, stack)])
     return replace(shape, at=at)
+
+
+def _subclasses(doc: Document, schema: Mapping[str, Any], at: str) -> list[dict[str, str]]:
+    """The variants of a base schema with a ``discriminator`` and no ``oneOf`` (the allOf
+    inheritance style): its mapping's targets, else the schemas whose ``allOf`` names it."""
+    disc = schema.get("discriminator")
+    if not isinstance(disc, Mapping) or schema.get("oneOf") or schema.get("anyOf"):
+        return []
+    mapping = as_map(disc.get("mapping"))
+    if mapping:
+        return [{"$ref": str(target)} for target in dict.fromkeys(mapping.values())]
+    if not at.startswith("#/components/schemas/"):
+        return []
+    found = []
+    for name, sub in as_map(as_map(doc.data.get("components")).get("schemas")).items():
+        parts = as_map(sub).get("allOf")
+        if isinstance(parts, list) and any(as_map(p).get("$ref") == at for p in parts):
+            found.append({"$ref": f"#/components/schemas/{name}"})
+    return found
 
 
 def _own(doc: Document, schema: Mapping[str, Any], at: str, stack: tuple[str, ...]) -> Shape:

@@ -199,3 +199,12 @@ def test_a_directory_of_documents_is_one_api(tmp_path: Path) -> None:
 
 def test_the_bundled_contract_directory_compiles() -> None:
     assert list(load_profile(MVMNT.parent).kinds) == ["Customer", "Location", "Carrier"]
+
+
+def test_allof_inheritance_with_a_discriminator_on_the_base() -> None:
+    pet = load_profile(DATA / "pets-api-30.yaml").kinds["Pet"]
+    assert pet.discriminator == "petType"
+    assert pet.fields["petType"].values == ("Cat", "Dog")  # no mapping: the schema names
+    assert {"huntingSkill", "packSize", "name"} <= set(pet.fields)
+    assert "packSize" not in pet.variants["Cat"] and "huntingSkill" in pet.variants["Cat"]
+    assert pet.fields["nickname"].nullable and pet.fields["name"].required
