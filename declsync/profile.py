@@ -229,15 +229,33 @@ def parse_profile(data: Any, source: str) -> Profile:
             delete=dict(raw.get("delete") or {"method": "delete"}),
             lookup_by_key=bool(lookup.get("byKey", False)),
             page_envelope=str(lookup.get("envelope", "pageInfo")),
-            validation_status=int(raw.get("validationStatus", 400)),
+            validation_status=_validation_status(raw, where),
             discriminator=_discriminator(raw, fields, where),
-            variants={str(v): frozenset(names) for v, names in (raw.get("variants") or {}).items()},
+            variants=_variants(raw, fields, where),
         )
     for k in kinds.values():
         for f in _all_fields(k.fields):
             if f.ref_kind and f.ref_kind not in kinds:
                 raise ProfileError(f"{source}: kind {k.name}: field {f.name!r} refKind {f.ref_kind!r} is not a kind")
     return Profile(name=str(data.get("name", source)), kinds=kinds, source=source)
+
+
+def _validation_status(raw: Mapping[str, Any], where: str) -> int:
+    status = raw.get("validationStatus", 400)
+    if status not in (400, 422) or isinstance(status, bool):
+        raise ProfileError(f"{where}: validationStatus must be 400 or 422, not {status!r}")
+    return int(status)
+
+
+def _variants(raw: Mapping[str, Any], fields: Mapping[str, FieldSpec], where: str) -> dict[str, frozenset[str]]:
+    variants = raw.get("variants") or {}
+    if not isinstance(variants, Mapping) or not all(isinstance(v, list) for v in variants.values()):
+        raise ProfileError(f"{where}: variants must map each discriminator value to a list of field names")
+    for value, names in variants.items():
+        for name in names:
+            if name not in fields:
+                raise ProfileError(f"{where}: variants.{value}: {name!r} is not a field{suggest(str(name), fields)}")
+    return {str(v): frozenset(names) for v, names in variants.items()}
 
 
 def _discriminator(raw: Mapping[str, Any], fields: Mapping[str, FieldSpec], where: str) -> str | None:

@@ -208,3 +208,24 @@ def test_allof_inheritance_with_a_discriminator_on_the_base() -> None:
     assert {"huntingSkill", "packSize", "name"} <= set(pet.fields)
     assert "packSize" not in pet.variants["Cat"] and "huntingSkill" in pet.variants["Cat"]
     assert pet.fields["nickname"].nullable and pet.fields["name"].required
+
+
+def test_the_profile_file_format_says_the_same_things(tmp_path: Path) -> None:
+    """What a compiled document records can be written by hand too (createOnly, discriminator, …)."""
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "kinds:\n  Book:\n    path: books\n    lookup: {filter: false, byKey: true, envelope: pagination}\n"
+        "    validationStatus: 422\n    discriminator: type\n    variants: {PRINT: [type, pages], EBOOK: [type]}\n"
+        "    fields:\n      type: {type: enum, values: [PRINT, EBOOK], required: true}\n"
+        "      pages: {type: integer}\n      isbn: {type: string, format: isbn, createOnly: true}\n")
+    book = load_profile(path).kinds["Book"]
+    assert (book.lookup_by_key, book.page_envelope, book.validation_status) == (True, "pagination", 422)
+    assert book.discriminator == "type" and book.variants["EBOOK"] == frozenset({"type"})
+    assert book.fields["isbn"].create_only
+    for bad, message in (("validationStatus: 422", "validationStatus: 418"),
+                         ("discriminator: type", "discriminator: tpye"),
+                         ("EBOOK: [type]", "EBOOK: [type, fileSize]")):
+        path.write_text(path.read_text().replace(bad, message))
+        with pytest.raises(ProfileError):
+            load_profile(path)
+        path.write_text(path.read_text().replace(message, bad))
