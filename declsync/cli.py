@@ -28,6 +28,7 @@ from declsync.interrupt import interrupts_raise
 from declsync.manifest import load_manifests
 from declsync.plan import Action, Plan
 from declsync.profile import Profile, load_profile
+from declsync.profile_view import show_kind, show_profile
 from declsync.progress import make_progress
 from declsync.prune import DEFAULT_MAX_DELETE_FRACTION, PruneOptions, path_scope
 from declsync.render import render_json, render_text
@@ -72,8 +73,8 @@ def _use_colour(no_color: bool) -> bool:
 
 def profile_option(f: F) -> F:
     return click.option(
-        "--profile", "profile_path", envvar="DECLSYNC_PROFILE", type=click.Path(dir_okay=False),
-        help="Resource profile file (default: the bundled MVMNT profile).",
+        "--profile", "profile_path", envvar="DECLSYNC_PROFILE", type=click.Path(),
+        help="Resource profile file, OpenAPI document or directory of them (default: the bundled MVMNT profile).",
     )(f)
 
 
@@ -469,6 +470,21 @@ def schema(out: str | None, profile_path: str | None) -> int:
         _err(f"Wrote the manifest schema to {out}.")
     else:
         click.echo(text, nl=False)
+    return 0
+
+
+@cli.group("profile")
+def profile_group() -> None:
+    """Inspect the resource profile (bundled, a profile file, or an OpenAPI document)."""
+
+
+@profile_group.command("show")
+@click.argument("kind_name", metavar="[KIND]", required=False)
+@profile_option
+def profile_show(kind_name: str | None, profile_path: str | None) -> int:
+    """List the kinds, or KIND's fields: type, nullable, create-only, enum values."""
+    loaded = load_profile(profile_path)
+    click.echo(show_kind(loaded.kind(kind_name)) if kind_name else show_profile(loaded), nl=False)
     return 0
 
 

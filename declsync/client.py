@@ -220,7 +220,7 @@ class ApiClient:
         """The live resources for ``keys`` (absent keys are left out), fetched concurrently.
 
         With ``kind.lookup_filter`` the keys go in batches of ``kind.page_size`` to
-        ``POST {path}/filter``; otherwise one ``GET {path}?key=K`` each.
+        ``POST {path}/filter``; otherwise one ``get_by_key`` each.
         """
         unique = list(dict.fromkeys(keys))
         if not unique:
@@ -252,11 +252,15 @@ class ApiClient:
         return self._answering(answer, ref), answer.headers.get("etag")
 
     def get_by_key(self, kind: KindSpec, key: str) -> dict[str, Any] | None:
-        """``GET {path}?key=K``; None when no resource has that key.
+        """``GET {path}?key=K`` (``GET {path}/K?by=key`` with ``kind.lookup_by_key``);
+        None when no resource has that key.
 
         The answer is checked, never trusted: a resource for another key, two live
         resources for this one, or a list with unread pages is refused (ApiError)."""
-        answer = self._call("GET", self._url(kind), params={"key": key}, allow_404=True)
+        if kind.lookup_by_key:
+            answer = self._call("GET", self._item_url(kind, key), params={"by": "key"}, allow_404=True)
+        else:
+            answer = self._call("GET", self._url(kind), params={"key": key}, allow_404=True)
         if answer.status == 404:
             return None
         payload = self._decode(answer)

@@ -192,6 +192,29 @@ def _leaf_changes(value: Mapping[str, Any], fields: Mapping[str, FieldSpec], pre
     return out
 
 
+def _hold_create_only(kind: KindSpec, out: _Diff) -> None:
+    """Create-only fields the API will not patch: warned about, never sent."""
+    for name in [n for n in out.patch if (f := kind.fields.get(n)) is not None and f.create_only]:
+        del out.patch[name]
+        out.changes = [c for c in out.changes if c.path != name and not c.path.startswith((f"{name}.", f"{name}["))]
+        out.warnings.append(
+            f"{name} differs from the live value but can only be set when the resource is created; "
+            "the change is not sent (delete and recreate the resource to change it)"
+        )
+
+
+def _with_discriminator(
+    kind: KindSpec, patch: dict[str, Any], desired: Mapping[str, Any], live: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A patch to a discriminated kind names its variant even when the variant did not
+    change: the API tells the patch schemas apart by it (a patch without it matches all)."""
+    disc = kind.discriminator
+    if disc is None or disc in patch:
+        return patch
+    value = desired.get(disc, live.get(disc))
+    return patch if value is None else {disc: value, **patch}
+
+
 def plan_resource(
     res: Resource,
     kind: KindSpec,
@@ -234,6 +257,7 @@ def plan_resource(
         compare, known = _without(desired, ignored), _without(known, ignored)
     out = _Diff()
     _diff(compare, live, known, kind.fields, (), out, out.patch)
+    _hold_create_only(kind, out)
     managed = dict.fromkeys([*compare, *known])
     before = {k: live.get(k) for k in managed if k in kind.fields}
     if previous_key is not None:
@@ -264,7 +288,7 @@ def plan_resource(
     return dataclasses.replace(
         noop,
         action=Action.UPDATE,
-        patch=patch,
+        patch=_with_discriminator(kind, patch, desired, live),
         after=after,
         field_changes=tuple(field_changes),
         json_patch=tuple(jsonpatch.make_patch(before, after).patch),

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import difflib
 import functools
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +20,7 @@ from typing import Any, Literal
 import yaml
 
 from declsync.errors import ProfileError
+from declsync.formats import datetime_problem, format_problem, type_name
 
 __all__ = [
     "KEY_MAX_LENGTH",
@@ -66,6 +65,8 @@ class FieldSpec:
     items: FieldSpec | None = None
     sensitive: bool = False
     sum: str | None = None
+    # In the create schema but not the patch schema: sent on create, never in a patch.
+    create_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,16 @@ class KindSpec:
     lookup_filter: bool = True
     page_size: int = 250
     delete: Mapping[str, Any] = field(default_factory=lambda: {"method": "delete"})
+    # Without a filter endpoint: GET {path}/{key}?by=key (True) or GET {path}?key=K (False).
+    lookup_by_key: bool = False
+    # The list answer's page-info member: "pageInfo" or "pagination".
+    page_envelope: str = "pageInfo"
+    # The status the API answers invalid bodies with (400 or 422).
+    validation_status: int = 400
+    # A oneOf kind told apart by this field (e.g. Carrier by ``type``): every PATCH carries it.
+    discriminator: str | None = None
+    # Discriminator value -> the fields that variant accepts (empty: no variant checks).
+    variants: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @functools.cached_property
     def ref_fields(self) -> tuple[str, ...]:
@@ -116,6 +127,8 @@ class Profile:
     name: str
     kinds: Mapping[str, KindSpec]
     source: str
+    # What a compiled OpenAPI document left out, and why (``declsync profile show`` lists it).
+    notes: tuple[str, ...] = ()
 
     def kind(self, name: str) -> KindSpec:
         try:
@@ -182,6 +195,7 @@ def _parse_field(name: str, raw: Any, where: str) -> FieldSpec:
         items=items,
         sensitive=bool(raw.get("sensitive", False)),
         sum=raw.get("sum"),
+        create_only=bool(raw.get("createOnly", False)),
     )
 
 
@@ -213,12 +227,42 @@ def parse_profile(data: Any, source: str) -> Profile:
             lookup_filter=bool(lookup.get("filter", True)),
             page_size=page_size,
             delete=dict(raw.get("delete") or {"method": "delete"}),
+            lookup_by_key=bool(lookup.get("byKey", False)),
+            page_envelope=str(lookup.get("envelope", "pageInfo")),
+            validation_status=_validation_status(raw, where),
+            discriminator=_discriminator(raw, fields, where),
+            variants=_variants(raw, fields, where),
         )
     for k in kinds.values():
         for f in _all_fields(k.fields):
             if f.ref_kind and f.ref_kind not in kinds:
                 raise ProfileError(f"{source}: kind {k.name}: field {f.name!r} refKind {f.ref_kind!r} is not a kind")
     return Profile(name=str(data.get("name", source)), kinds=kinds, source=source)
+
+
+def _validation_status(raw: Mapping[str, Any], where: str) -> int:
+    status = raw.get("validationStatus", 400)
+    if status not in (400, 422) or isinstance(status, bool):
+        raise ProfileError(f"{where}: validationStatus must be 400 or 422, not {status!r}")
+    return int(status)
+
+
+def _variants(raw: Mapping[str, Any], fields: Mapping[str, FieldSpec], where: str) -> dict[str, frozenset[str]]:
+    variants = raw.get("variants") or {}
+    if not isinstance(variants, Mapping) or not all(isinstance(v, list) for v in variants.values()):
+        raise ProfileError(f"{where}: variants must map each discriminator value to a list of field names")
+    for value, names in variants.items():
+        for name in names:
+            if name not in fields:
+                raise ProfileError(f"{where}: variants.{value}: {name!r} is not a field{suggest(str(name), fields)}")
+    return {str(v): frozenset(names) for v, names in variants.items()}
+
+
+def _discriminator(raw: Mapping[str, Any], fields: Mapping[str, FieldSpec], where: str) -> str | None:
+    name = raw.get("discriminator")
+    if name is not None and name not in fields:
+        raise ProfileError(f"{where}: discriminator {name!r} is not a field{suggest(str(name), fields)}")
+    return None if name is None else str(name)
 
 
 def _all_fields(fields: Mapping[str, FieldSpec]) -> list[FieldSpec]:
@@ -237,6 +281,11 @@ def load_profile(path: str | Path | None = None) -> Profile:
     if path is None:
         return default_profile()
     p = Path(path)
+    if p.is_dir():
+        # A directory of OpenAPI documents (one API split by resource).
+        from declsync.openapi import load_openapi_dir
+
+        return load_openapi_dir(p)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
@@ -245,6 +294,11 @@ def load_profile(path: str | Path | None = None) -> Profile:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ProfileError(f"profile {p} is not valid YAML: {exc}") from None
+    if isinstance(data, Mapping) and "openapi" in data and "kinds" not in data:
+        # An OpenAPI document: compiled into a profile (imported here: the compiler imports this module).
+        from declsync.openapi import load_openapi
+
+        return load_openapi(p, text, data)
     return parse_profile(data, str(p))
 
 
@@ -272,7 +326,7 @@ class Violation:
 def validate_key(value: Any) -> str | None:
     """Why ``value`` is not a valid client key, or None."""
     if not isinstance(value, str):
-        return f"key must be a string, got {_type_name(value)}"
+        return f"key must be a string, got {type_name(value)}"
     if not value:
         return "key must not be empty"
     if len(value) > KEY_MAX_LENGTH:
@@ -305,30 +359,36 @@ def validate_body(kind: KindSpec, body: Mapping[str, Any], mode: Mode) -> list[V
         if spec is None:
             out.append(Violation((name,), f"unknown field {name!r} for {kind.name}{suggest(name, kind.fields)}"))
             continue
+        if spec.create_only and mode == "patch":
+            out.append(Violation((name,), "can only be set when the resource is created"))
+            continue
         _check_value(spec, value, (name,), mode, out)
     if mode == "create":
         for name, spec in kind.fields.items():
             if spec.required and body.get(name) is None:
                 out.append(Violation((name,), "This field is required"))
+    if kind.discriminator is not None:
+        out.extend(_variant_violations(kind, kind.discriminator, body, mode))
     return out
 
 
-def _type_name(value: Any) -> str:
+def _variant_violations(kind: KindSpec, disc: str, body: Mapping[str, Any], mode: Mode) -> list[Violation]:
+    """A discriminated kind: a PATCH names its variant, and every field belongs to it."""
+    value = body.get(disc)
     if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return type(value).__name__
+        if mode == "patch":
+            return [Violation((disc,), f"a {kind.name} patch must carry {disc!r} (it tells the variants apart)")]
+        return []
+    allowed = kind.variants.get(value) if isinstance(value, str) else None
+    if allowed is None:
+        return []
+    out = []
+    for name in body:
+        if name in kind.fields and name != disc and name not in allowed:
+            others = [v for v, names in kind.variants.items() if name in names]
+            where = f"; it belongs to {disc} {', '.join(others)}" if others else ""
+            out.append(Violation((name,), f"not a field of {kind.name} with {disc} {value}{where}"))
+    return out
 
 
 def is_ref_marker(value: Any) -> bool:
@@ -355,30 +415,28 @@ def _check_value(spec: FieldSpec, value: Any, path: tuple[PathPart, ...], mode: 
             return
         if not isinstance(value, str):
             hint = f", or {{$ref: {spec.ref_kind}/KEY}}" if spec.ref_kind and mode == "manifest" else ""
-            bad(f"expected a string{hint}, got {_type_name(value)}")
+            bad(f"expected a string{hint}, got {type_name(value)}")
             return
         if spec.max_length is not None and len(value) > spec.max_length:
             bad(f"is {len(value)} characters long; at most {spec.max_length} are allowed")
-        if spec.format == "uuid":
-            try:
-                uuid.UUID(value)
-            except ValueError:
-                hint = f" (or {{$ref: {spec.ref_kind}/KEY}})" if spec.ref_kind and mode == "manifest" else ""
-                bad(f"expected a UUID{hint}, got {value!r}")
+        problem = format_problem(spec.format, value)
+        if problem:
+            hint = f" (or {{$ref: {spec.ref_kind}/KEY}})" if spec.ref_kind and mode == "manifest" else ""
+            bad(f"{problem}{hint}, got {value!r}")
     elif t == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
-            bad(f"expected an integer, got {_type_name(value)}")
+            bad(f"expected an integer, got {type_name(value)}")
     elif t == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            bad(f"expected a number, got {_type_name(value)}")
+            bad(f"expected a number, got {type_name(value)}")
         elif value != value or value in (float("inf"), float("-inf")):
             bad("expected a finite number")
     elif t == "boolean":
         if not isinstance(value, bool):
-            bad(f"expected true or false, got {_type_name(value)}")
+            bad(f"expected true or false, got {type_name(value)}")
     elif t == "enum":
         if not isinstance(value, str) or value not in spec.values:
-            shown = value if isinstance(value, str) else _type_name(value)
+            shown = value if isinstance(value, str) else type_name(value)
             bad(f"Must be one of: {', '.join(spec.values)}; got {shown!r}{suggest(str(value), spec.values)}")
     elif t == "datetime":
         problem = datetime_problem(value)
@@ -386,7 +444,7 @@ def _check_value(spec: FieldSpec, value: Any, path: tuple[PathPart, ...], mode: 
             bad(problem)
     elif t == "reference":
         if not isinstance(value, Mapping):
-            bad(f"expected a reference {{key: …}} or {{id: …}} to a {spec.kind}, got {_type_name(value)}")
+            bad(f"expected a reference {{key: …}} or {{id: …}} to a {spec.kind}, got {type_name(value)}")
             return
         keys = set(value)
         if keys not in ({"id"}, {"key"}):
@@ -397,7 +455,7 @@ def _check_value(spec: FieldSpec, value: Any, path: tuple[PathPart, ...], mode: 
             bad(f"reference {k} must be a non-empty string")
     elif t == "object":
         if not isinstance(value, Mapping):
-            bad(f"expected a mapping, got {_type_name(value)}")
+            bad(f"expected a mapping, got {type_name(value)}")
             return
         for name, sub in value.items():
             sspec = spec.fields.get(name)
@@ -405,28 +463,15 @@ def _check_value(spec: FieldSpec, value: Any, path: tuple[PathPart, ...], mode: 
                 out.append(Violation((*path, name), f"unknown field {name!r}{suggest(name, spec.fields)}"))
                 continue
             _check_value(sspec, sub, (*path, name), mode, out)
-        if spec.items is None and path and isinstance(path[-1], int):
+        if mode == "create" or (path and isinstance(path[-1], int)):
             # Array items are created whole, so their required fields apply in every mode.
             for name, sspec in spec.fields.items():
                 if sspec.required and value.get(name) is None:
                     out.append(Violation((*path, name), "This field is required"))
     elif t == "array":
         if not isinstance(value, list):
-            bad(f"expected a list, got {_type_name(value)}")
+            bad(f"expected a list, got {type_name(value)}")
             return
         assert spec.items is not None
         for i, item in enumerate(value):
             _check_value(spec.items, item, (*path, i), mode, out)
-
-
-def datetime_problem(value: Any) -> str | None:
-    """Why ``value`` is not an ISO 8601 date-time with a timezone, or None."""
-    if not isinstance(value, str):
-        return f"expected an ISO 8601 date-time string such as 2025-01-22T14:00:00Z, got {_type_name(value)}"
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return f"expected an ISO 8601 date-time such as 2025-01-22T14:00:00Z, got {value!r}"
-    if parsed.tzinfo is None:
-        return f"date-time {value!r} has no timezone; add Z or an offset such as -05:00"
-    return None

@@ -87,8 +87,8 @@ def field_schema(spec: FieldSpec, mode: SchemaMode, *, item: bool = False) -> di
         schema = {"type": "string"}
         if spec.max_length is not None:
             schema["maxLength"] = spec.max_length
-        if spec.format == "uuid":
-            schema["format"] = "uuid"
+        if spec.format in ("uuid", "email", "date", "date-time"):
+            schema["format"] = spec.format
         if spec.ref_kind and mode != "manifest":
             schema["description"] = f"Id of a {spec.ref_kind}"
         elif spec.ref_kind:

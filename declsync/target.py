@@ -117,7 +117,8 @@ def open_target(settings: Settings, profile: Profile, say: Callable[[str], None]
         db.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create {db.parent} for the embedded sandbox: {exc.strerror}") from None
-    say(f"target: embedded sandbox ({db}); set DECLSYNC_API_URL to target MVMNT")
+    real = "MVMNT" if profile.name == "mvmnt" else f"the {profile.name}"
+    say(f"target: embedded sandbox ({db}); set DECLSYNC_API_URL to target {real}")
     with SandboxServer(SandboxConfig(db_path=str(db), profile=profile)) as server:
         client = ApiClient(server.base_url, parallelism=settings.parallelism, timeout=settings.timeout,
                            request_timeout=settings.request_timeout, deadline=settings.deadline)

@@ -83,8 +83,8 @@ def _profile(path: str | None) -> Profile:
 @click.option("--drop-rate", type=float, default=0.0,
               help="Fraction (0..1) of committed writes whose answer is lost (connection dropped).")
 @click.option("--seed", "rng_seed", type=int, help="Random seed for --fail-rate and --drop-rate.")
-@click.option("--profile", "profile_path", type=click.Path(dir_okay=False),
-              help="Resource profile file (default: the bundled MVMNT profile).")
+@click.option("--profile", "profile_path", type=click.Path(),
+              help="Resource profile file, OpenAPI document or directory of them (default: the bundled MVMNT profile).")
 @click.pass_context
 def sandbox_group(
     ctx: click.Context,

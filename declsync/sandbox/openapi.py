@@ -190,8 +190,8 @@ def _kind_paths(kind: KindSpec, auth: bool) -> dict[str, Any]:
     }
     page = {
         "type": "object",
-        "properties": {"data": {"type": "array", "items": _ref(name)}, "pageInfo": _ref("PageInfo")},
-        "required": ["data", "pageInfo"],
+        "properties": {"data": {"type": "array", "items": _ref(name)}, kind.page_envelope: _ref("PageInfo")},
+        "required": ["data", kind.page_envelope],
     }
     filter_op = {
         "post": {

@@ -53,6 +53,7 @@ def not_found(message: str) -> Reply:
     return error(404, "not_found", message)
 
 
-def validation_error(violations: Iterable[Violation]) -> Reply:
+def validation_error(violations: Iterable[Violation], status: int = 400) -> Reply:
+    """``status``: the kind's validation status (400, or 422 where the API's contract says so)."""
     details = [{"field": v.field, "message": v.message} for v in violations]
-    return error(400, "validation_error", "Invalid field values", details=details)
+    return error(status, "validation_error", "Invalid field values", details=details)

@@ -190,13 +190,13 @@ class ResourceService:
                 after = decoded
         conditions = self._conditions(payload.get("filter"), problems)
         if problems:
-            return validation_error(problems)
+            return validation_error(problems, kind.validation_status)
         rows = self.store.page(kind.name, conditions, after, size + 1)
         more = len(rows) > size
         rows = rows[:size]
         return ok({
             "data": self.render_many(kind, rows),
-            "pageInfo": {
+            kind.page_envelope: {
                 "pageSize": size,
                 "hasNextPage": more,
                 "hasPreviousPage": False,
@@ -305,12 +305,12 @@ class ResourceService:
         problems = canonicalise_datetimes(kind, body)
         problems += self._resolve(kind, body)
         if problems:
-            raise _Reject(validation_error(problems))
+            raise _Reject(validation_error(problems, kind.validation_status))
 
     def _create(self, kind: KindSpec, body: dict[str, Any]) -> Reply:
         violations = validate_body(kind, body, "create")
         if violations:
-            raise _Reject(validation_error(violations))
+            raise _Reject(validation_error(violations, kind.validation_status))
         key = body.pop("key", None)
         self._prepare(kind, body)
         fill_defaults(kind.fields, body)
@@ -324,7 +324,7 @@ class ResourceService:
         row = self._target(kind, ref, by, if_match)
         violations = validate_body(kind, body, "patch")
         if violations:
-            raise _Reject(validation_error(violations))
+            raise _Reject(validation_error(violations, kind.validation_status))
         key = body.pop("key") if "key" in body else row.key
         self._prepare(kind, body)
         new_body = merge(kind.fields, row.body, body)

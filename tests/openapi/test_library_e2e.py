@@ -1,0 +1,156 @@
+"""A non-MVMNT API driven from its OpenAPI document alone: validate, plan, apply and the
+embedded sandbox of that API, over real loopback HTTP and SQLite."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from helpers import Result, run
+
+from declsync.profile import load_profile
+from declsync.sandbox import SandboxConfig, SandboxServer
+
+DOC = Path(__file__).parent / "data" / "library-api.yaml"
+
+MANIFEST = """\
+kind: Author
+key: AUTH-LEGUIN
+spec:
+  name: Ursula K. Le Guin
+  email: ursula@example.com
+  born: "1929-10-21"
+---
+kind: Series
+key: SER-EARTHSEA
+spec:
+  name: Earthsea
+---
+kind: Book
+key: BOOK-WIZARD
+spec:
+  type: PRINT
+  title: A Wizard of Earthsea
+  isbn: "978-0-553-38304-8"
+  authorId: {$ref: Author/AUTH-LEGUIN}
+  series: {key: SER-EARTHSEA}
+  genre: FICTION
+  publishedOn: "1968-11-01"
+  publisher: {name: Parnassus Press, city: Berkeley}
+  tags: [fantasy, wizards]
+  pages: 205
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copy(DOC, tmp_path / "library-api.yaml")
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "library.yaml").write_text(MANIFEST)
+    monkeypatch.chdir(tmp_path)
+    for var in ("DECLSYNC_API_URL", "DECLSYNC_TOKEN", "DECLSYNC_CLIENT_ID", "DECLSYNC_CLIENT_SECRET",
+                "DECLSYNC_STATE", "DECLSYNC_PROFILE", "DECLSYNC_TOKEN_URL"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def library_api() -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxConfig(db_path=":memory:", profile=load_profile(DOC))) as srv:
+        yield srv
+
+
+def cli(*args: str) -> Result:
+    return run([*args, "--profile", "library-api.yaml"])
+
+
+def edit(project: Path, old: str, new: str) -> None:
+    path = project / "manifests" / "library.yaml"
+    path.write_text(path.read_text().replace(old, new))
+
+
+def test_embedded_sandbox_of_their_api_from_the_document_alone(project: Path) -> None:
+    assert cli("validate").code == 0
+    first = cli("plan")
+    assert first.code == 0, first.all
+    assert "Plan: 3 to create, 0 to update, 0 unchanged." in first.out
+    assert "embedded sandbox" in first.err and "Library API" in first.err
+    applied = cli("apply", "--auto-approve")
+    assert applied.code == 0, applied.all
+    assert "Apply complete: 3 created, 0 updated." in applied.out
+    again = cli("plan", "--detailed-exitcode")
+    assert again.code == 0, again.all
+    assert "No changes." in again.out
+
+    # A title change and an isbn change: the title is patched (with `type`, or the API
+    # would refuse the patch), the create-only isbn is a warning and never sent.
+    edit(project, "title: A Wizard of Earthsea", "title: A Wizard of Earthsea (50th anniversary)")
+    edit(project, "978-0-553-38304-8", "978-0-000-00000-0")
+    changed = cli("apply", "--auto-approve")
+    assert changed.code == 0, changed.all
+    assert "Apply complete: 0 created, 1 updated." in changed.out
+    assert "isbn differs from the live value but can only be set when the resource is created" in changed.out
+    after = cli("plan", "--detailed-exitcode")
+    assert after.code == 0, after.all
+    assert "No changes." in after.out
+
+
+def test_apply_against_their_api_sends_what_the_contract_accepts(project: Path, library_api: SandboxServer) -> None:
+    url = ["--api-url", library_api.base_url]
+    assert cli("apply", "--auto-approve", *url).code == 0
+    assert "No changes." in cli("plan", *url).out
+    edit(project, "pages: 205", "pages: 206")
+    edit(project, "978-0-553-38304-8", "978-0-000-00000-0")
+    plan = cli("plan", "--format", "json", *url)
+    (book,) = [c for c in json.loads(plan.out)["changes"] if c["kind"] == "Book"]
+    assert book["patch"] == {"type": "PRINT", "pages": 206}
+    assert cli("apply", "--auto-approve", *url).code == 0
+    with httpx.Client(base_url=library_api.base_url + "/", timeout=10) as api:
+        live = api.get("books/BOOK-WIZARD", params={"by": "key"}).json()
+        author = api.get("authors/AUTH-LEGUIN", params={"by": "key"}).json()
+    assert (live["pages"], live["isbn"], live["authorId"]) == (206, "978-0-553-38304-8", author["id"])
+    assert live["series"]["key"] == "SER-EARTHSEA"
+    assert "No changes." in cli("plan", *url).out
+
+
+def test_their_sandbox_holds_patches_to_the_document(library_api: SandboxServer) -> None:
+    with httpx.Client(base_url=library_api.base_url + "/", timeout=10) as api:
+        author = api.post("authors", json={"key": "A-1", "name": "A"}).json()
+        created = api.post("books", json={"key": "B-1", "type": "EBOOK", "title": "T", "authorId": author["id"],
+                                          "isbn": "1"})
+        assert created.status_code == 201, created.text
+        no_type = api.patch("books/B-1", params={"by": "key"}, json={"title": "U"})
+        isbn = api.patch("books/B-1", params={"by": "key"}, json={"type": "EBOOK", "isbn": "2"})
+        wrong_variant = api.patch("books/B-1", params={"by": "key"}, json={"type": "EBOOK", "pages": 3})
+        bad_email = api.post("authors", json={"key": "A-2", "name": "B", "email": "nope"})
+        page = api.post("books/filter", json={"filter": {"key": {"in": ["B-1"]}}})
+    # The document says 422 for books, 400 for authors.
+    assert [r.status_code for r in (no_type, isbn, wrong_variant)] == [422, 422, 422]
+    assert no_type.json()["details"][0]["field"] == "type"
+    assert isbn.json()["details"] == [{"field": "isbn", "message": "can only be set when the resource is created"}]
+    assert bad_email.status_code == 400 and bad_email.json()["details"][0]["field"] == "email"
+    assert "pagination" in page.json() and [b["key"] for b in page.json()["data"]] == ["B-1"]
+
+
+def test_validate_reports_every_problem_with_file_line_and_suggestion(project: Path) -> None:
+    edit(project, "ursula@example.com", "ursula-at-example")
+    edit(project, '"1929-10-21"', '"1929-13-21"')
+    edit(project, "  title:", "  titel:")
+    edit(project, "pages: 205", "pages: 205\n  fileSizeMb: 3")
+    result = cli("validate")
+    assert result.code == 1
+    lines = result.err.splitlines()
+    expected: list[Any] = [
+        "manifests/library.yaml:5: email: expected an email address such as ops@example.com, got 'ursula-at-example'",
+        "manifests/library.yaml:6: born: expected a date YYYY-MM-DD such as 2025-01-22, got '1929-13-21'",
+        "manifests/library.yaml:17: titel: unknown field 'titel' for Book (did you mean 'title'?)",
+        "manifests/library.yaml:26: fileSizeMb: not a field of Book with type PRINT; it belongs to type EBOOK",
+    ]
+    for line in expected:
+        assert any(line in got for got in lines), (line, result.err)
+    assert "Traceback" not in result.all
