@@ -8,7 +8,7 @@ Measures, each in a fresh interpreter, the wall time of:
 * ``baseline``: ``python -c "import click, httpx, yaml"`` (what any click + httpx CLI pays);
 * ``--help``: ``declsync --help``;
 * ``validate``: ``declsync validate manifests`` (offline);
-* ``import-cli``: ``python -c "import declsync.cli"``;
+* ``import-cli``: ``python -c "import declsync.cli.main"``;
 
 and reports the median wall and CPU time of each as a ratio to the baseline (target for
 ``--help``: within 2x; on a shared machine trust the CPU ratio, wall time measures the neighbours),
@@ -40,7 +40,7 @@ _PROBE = ("import atexit, sys\n"
 
 
 def _cli(*args: str) -> list[str]:
-    code = f"import sys; from declsync.cli import main; sys.argv = ['declsync', *{list(args)!r}]; main()"
+    code = f"import sys; from declsync.cli.main import main; sys.argv = ['declsync', *{list(args)!r}]; main()"
     return [sys.executable, "-c", code]
 
 
@@ -48,7 +48,7 @@ COMMANDS: dict[str, list[str]] = {
     "baseline": [sys.executable, "-c", "import click, httpx, yaml"],
     "--help": _cli("--help"),
     "validate": _cli("validate", str(REPO / "manifests")),
-    "import-cli": [sys.executable, "-c", "import declsync.cli"],
+    "import-cli": [sys.executable, "-c", "import declsync.cli.main"],
 }
 
 

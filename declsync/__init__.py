@@ -14,9 +14,9 @@ Like httpx, the surface is re-exported from the modules that define it. Nothing 
 imported here: the planning stack (deepdiff, jsonpatch) loads when a plan is computed and the
 sandbox server (starlette, uvicorn) only when the embedded sandbox starts.
 
-``declsync.plan`` and ``declsync.apply`` are the functions; the modules of the same names
-are reached as ``from declsync.plan import Plan`` (binding the functions last, below, is
-what keeps the attribute the function).
+``declsync.plan`` and ``declsync.apply`` are the functions; the plan's data model is the
+module ``declsync.plan`` (``from declsync.plan import Plan``; binding the function last,
+below, is what keeps the attribute the function).
 
 Exceptions (all ``DeclsyncError``; see ``declsync.errors`` for the tree)::
 
@@ -32,11 +32,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-# ``declsync.api`` loads the submodules ``declsync.plan`` and ``declsync.apply`` (binding those
-# names to the modules) before this statement binds them to the functions, so they stay the
-# functions: later imports of a loaded submodule do not rebind the package attribute.
+# ``declsync.api`` loads the submodule ``declsync.plan`` (binding that name to the module)
+# before this statement binds it to the function, so it stays the function: later imports of
+# a loaded submodule do not rebind the package attribute.
 from declsync.api import apply, load_manifests, plan, read_plan, validate, write_plan
-from declsync.apply import ApplyResult, Outcome
 from declsync.errors import (
     ApiError,
     ApplyError,
@@ -55,11 +54,12 @@ from declsync.errors import (
     StateError,
     StateLockError,
 )
-from declsync.manifest import Resource
+from declsync.execution.apply import ApplyResult, Outcome
+from declsync.manifests.loader import Resource
 from declsync.plan import Action, Change, FieldChange, Plan
-from declsync.profile import Profile, load_profile
-from declsync.render import render_json, render_text
-from declsync.render_markdown import render_markdown
+from declsync.profile.model import Profile, load_profile
+from declsync.render.markdown import render_markdown
+from declsync.render.text import render_json, render_text
 
 __all__ = [
     "Action",

@@ -1,3 +1,3 @@
-from declsync.cli import main
+from declsync.cli.main import main
 
 main()

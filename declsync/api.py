@@ -24,16 +24,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from declsync import planfile, recovery
-from declsync.apply import ApplyResult, Outcome
 from declsync.errors import ManifestError, Problem
-from declsync.manifest import Resource
-from declsync.manifest import load_manifests as _load_manifests
+from declsync.execution import recovery
+from declsync.execution.apply import ApplyResult, Outcome
+from declsync.manifests.loader import Resource
+from declsync.manifests.loader import load_manifests as _load_manifests
 from declsync.plan import Plan
-from declsync.profile import Profile, load_profile
-from declsync.selection import Selection
+from declsync.planfile import codec as planfile
+from declsync.planning.selection import Selection
+from declsync.profile.model import Profile, load_profile
+from declsync.remote.target import Settings, Target, open_target
 from declsync.state import open_backend
-from declsync.target import Settings, Target, open_target
 from declsync.workflow import check_saved_plan, execute, plan_resources, prune_options, record_unchanged
 
 __all__ = ["DEFAULT_STATE", "apply", "load_manifests", "plan", "read_plan", "validate", "write_plan"]

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from declsync.errors import ConfigError
-from declsync.profile import suggest
+from declsync.profile.model import suggest
 
 __all__ = ["CONFIG_FILES", "Config", "load_config"]
 

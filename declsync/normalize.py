@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from declsync.profile import FieldSpec
+from declsync.profile.model import FieldSpec
 
 __all__ = ["canonical_datetime", "utc_now", "values_equal"]
 

@@ -112,7 +112,7 @@ class Change:
     # Other resources (``Kind/KEY``) this one references; apply orders by them.
     depends_on: tuple[str, ...] = ()
     # Dotted field paths whose values are never displayed (profile ``sensitive: true``
-    # plus the manifest's ``sensitive:`` list); see ``declsync.sensitive``. Display only.
+    # plus the manifest's ``sensitive:`` list); see ``declsync.planning.sensitive``. Display only.
     sensitive: tuple[str, ...] = ()
     # A rename: the key the resource is live under now (the patch sets ``key``).
     previous_key: str | None = None

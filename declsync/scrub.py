@@ -22,7 +22,7 @@ Two concerns, one module, because every output path needs both:
 ``redact``/``register_secret`` act on one process-wide ``Redactor`` (the CLI's);
 tests and library users who want isolation make their own. declsync logs nothing
 itself; ``RedactingFilter`` scrubs the records of the HTTP libraries it uses (installed
-on their loggers by ``declsync.auth``), and can be added to any handler.
+on their loggers by ``declsync.remote.auth``), and can be added to any handler.
 """
 
 from __future__ import annotations

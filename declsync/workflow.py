@@ -1,6 +1,6 @@
 """The steps of a command, between "arguments parsed" and "result rendered".
 
-Both faces call these: the library (``declsync.api``) and the CLI (``declsync.cli``),
+Both faces call these: the library (``declsync.api``) and the CLI (``declsync.cli.main``),
 so a Python job and ``declsync plan``/``apply``/``import`` decide the same things the
 same way: the prune scope of a selection, the ``declsync.yaml`` settings, the checks
 of a saved plan, the recording of unchanged resources, the steps of an import.
@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from declsync.apply import Applier, ApplyResult, Outcome
 from declsync.config import load_config
 from declsync.errors import ConfigError, ManifestError, StalePlanError
-from declsync.importer import (
+from declsync.execution.apply import Applier, ApplyResult, Outcome
+from declsync.execution.stale import check_stale
+from declsync.manifests.importer import (
     Imported,
     Per,
     check_overwrite,
@@ -30,13 +31,12 @@ from declsync.importer import (
     plan_files,
     write_files,
 )
-from declsync.manifest import Resource, load_manifests
+from declsync.manifests.loader import Resource, load_manifests
 from declsync.plan import Plan
-from declsync.profile import KindSpec, Profile
-from declsync.progress import NullProgress, Tick
-from declsync.prune import DEFAULT_MAX_DELETE_FRACTION, PruneOptions, prune_scope
-from declsync.selection import Selection, select
-from declsync.stale import check_stale
+from declsync.planning.prune import DEFAULT_MAX_DELETE_FRACTION, PruneOptions, prune_scope
+from declsync.planning.selection import Selection, select
+from declsync.profile.model import KindSpec, Profile
+from declsync.render.progress import NullProgress, Tick
 from declsync.state import State
 from declsync.state.backend import StateSession
 from declsync.state.locking import check_plan_entries, lock_declared, lock_plan
@@ -80,8 +80,8 @@ def plan_resources(
     not restricted to. With ``locked`` (an apply), the selected resources are locked before
     their live state is read, and whatever else the plan touches (prune, renames) right after:
     on a per-resource backend that is what keeps two applies of disjoint resources apart."""
-    from declsync.pipeline import build_plan
-    from declsync.planner import lookup_set
+    from declsync.planning.pipeline import build_plan
+    from declsync.planning.planner import lookup_set
 
     selected, left_out, notes = select(list(resources), selection, profile)
     if prune is not None:

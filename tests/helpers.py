@@ -8,8 +8,8 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from declsync.cli import main
-from declsync.manifest import Resource
+from declsync.cli.main import main
+from declsync.manifests.loader import Resource
 
 
 @dataclass

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from helpers import resource
 
-from declsync.apply import Applier, check_stale
 from declsync.errors import ApiError, ConflictError, StalePlanError
+from declsync.execution.apply import Applier, check_stale
 from declsync.plan import Action
-from declsync.planner import make_plan
-from declsync.profile import KindSpec, default_profile
+from declsync.planning.planner import make_plan
+from declsync.profile.model import KindSpec, default_profile
 from declsync.state import State
 
 PROFILE = default_profile()

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from declsync.client import ApiClient, ClientCredentialsAuth, StaticTokenAuth, Throttle, default_token_url
 from declsync.errors import ApiError, AuthError, ConfigError, ConflictError, ConnectError
-from declsync.profile import KindSpec, default_profile
+from declsync.profile.model import KindSpec, default_profile
+from declsync.remote.client import ApiClient, ClientCredentialsAuth, StaticTokenAuth, Throttle, default_token_url
 
 BASE = "http://127.0.0.1:8080/v1"
 ORDER = default_profile().kind("Order")

@@ -8,11 +8,11 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from declsync.auth import ClientCredentialsAuth, StaticTokenAuth, clean_credential
-from declsync.client import ApiClient
 from declsync.errors import AuthError, ConfigError, redact
-from declsync.profile import default_profile
-from declsync.target import Settings
+from declsync.profile.model import default_profile
+from declsync.remote.auth import ClientCredentialsAuth, StaticTokenAuth, clean_credential
+from declsync.remote.client import ApiClient
+from declsync.remote.target import Settings
 
 ORDER = default_profile().kind("Order")
 TOKEN = "tok-CREDENTIALS-4e1b9d"

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from e2e.conftest import run
 
-from declsync.cli import cli
+from declsync.cli.main import cli
 from declsync.sandbox import SandboxConfig, SandboxServer
 
 REPO = Path(__file__).resolve().parents[1]

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from declsync.errors import ManifestError
-from declsync.manifest import Limits, load_manifests
-from declsync.profile import default_profile
+from declsync.manifests.loader import Limits, load_manifests
+from declsync.profile.model import default_profile
 
 PROFILE = default_profile()
 

@@ -12,12 +12,13 @@ from helpers import live_order, resource
 from hypothesis import given
 from hypothesis import strategies as st
 
-from declsync import planfile, scrub
+from declsync import scrub
 from declsync.plan import Action, Change, FieldChange, Plan
-from declsync.planner import make_plan
-from declsync.profile import default_profile
-from declsync.render import SecretInPlanError, render_json, render_text
-from declsync.render_markdown import render_markdown
+from declsync.planfile import codec as planfile
+from declsync.planning.planner import make_plan
+from declsync.profile.model import default_profile
+from declsync.render.markdown import render_markdown
+from declsync.render.text import SecretInPlanError, render_json, render_text
 
 PROFILE = default_profile()
 MARKER = "removed from manifest; changed outside declsync since the last apply"

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from declsync import planfile
 from declsync.errors import PlanFileError
-from declsync.jsonshape import ShapeError, check
 from declsync.plan import Action, Change, FieldChange, Plan
-from declsync.render import render_json
+from declsync.planfile import codec as planfile
+from declsync.planfile.jsonshape import ShapeError, check
+from declsync.render.text import render_json
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "plan_v1"
 
@@ -229,7 +229,7 @@ def changes(draw: st.DrawFn) -> Change:
                  notes=st.lists(TEXT, max_size=2).map(tuple), forget=st.lists(TEXT, max_size=2).map(tuple)))
 def test_any_plan_reads_back_as_written_masked(plan: Plan) -> None:
     """decode(encode(p)) is p with its display values masked: the file loses nothing apply uses."""
-    from declsync.sensitive import mask_plan
+    from declsync.planning.sensitive import mask_plan
 
     doc = json.loads(planfile.dumps(plan))
     jsonschema.validate(doc, planfile.schema(), cls=jsonschema.Draft202012Validator)

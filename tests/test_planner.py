@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from declsync.errors import PlanError
-from declsync.mergepatch import apply_merge_patch
 from declsync.normalize import values_equal
 from declsync.plan import Action
-from declsync.planner import lookup_set, make_plan
-from declsync.profile import default_profile
+from declsync.planning.mergepatch import apply_merge_patch
+from declsync.planning.planner import lookup_set, make_plan
+from declsync.profile.model import default_profile
 
 PROFILE = default_profile()
 ORDER = PROFILE.kind("Order")
@@ -126,7 +126,7 @@ def test_cycle_is_an_error() -> None:
     assert plan.count(Action.CREATE) == 2
     c1 = resource("Location", "L1", {"customerId": {"$ref": "Customer/C"}, "name": "n", "isAppointmentRequired": True})
     # Customers cannot reference locations in this profile, so build a cycle through a custom graph check:
-    from declsync.refs import find_cycle
+    from declsync.planning.refs import find_cycle
     assert find_cycle({"A": ["B"], "B": ["C"], "C": ["A"]}) == ["A", "B", "C", "A"]
     assert find_cycle({"A": ["B"], "B": []}) is None
     assert c1.kind == "Location"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from declsync.progress import LineProgress, NullProgress, make_progress
+from declsync.render.progress import LineProgress, NullProgress, make_progress
 
 
 class Clock:

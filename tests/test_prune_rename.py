@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from helpers import live_order, resource
 
-from declsync.apply import Applier, check_stale
 from declsync.config import load_config
 from declsync.errors import ApiError, ConfigError, ManifestError, MassDeleteError, PlanError, StalePlanError
-from declsync.manifest import Resource, load_manifests
+from declsync.execution.apply import Applier, check_stale
+from declsync.manifests.loader import Resource, load_manifests
 from declsync.plan import Action, Plan
-from declsync.planner import lookup_set, make_plan
-from declsync.profile import KindSpec, default_profile
-from declsync.prune import PruneOptions
-from declsync.render import render_json, render_text
+from declsync.planning.planner import lookup_set, make_plan
+from declsync.planning.prune import PruneOptions
+from declsync.profile.model import KindSpec, default_profile
+from declsync.render.text import render_json, render_text
 from declsync.state import State, StateEntry
 
 PROFILE = default_profile()

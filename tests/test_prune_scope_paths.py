@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from declsync.prune import canonical_source, path_scope, prune_scope
+from declsync.planning.prune import canonical_source, path_scope, prune_scope
 from declsync.state import StateEntry
 
 PARTS = st.lists(st.sampled_from(["manifests", "imported", "orders", "a.yaml", "b.yml"]), min_size=1, max_size=4)

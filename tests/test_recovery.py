@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from declsync.errors import StateError
-from declsync.recovery import Delta, Removal, merge, read_file, write_recovery
+from declsync.execution.recovery import Delta, Removal, merge, read_file, write_recovery
 from declsync.state import State, StateEntry
 
 KEYS = st.sampled_from(["A", "B", "C", "D"])

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from declsync.mergepatch import apply_merge_patch, strip_nulls
 from declsync.normalize import canonical_datetime, values_equal
-from declsync.profile import default_profile
-from declsync.refs import find_cycle, find_refs, substitute_refs, topological_levels
+from declsync.planning.mergepatch import apply_merge_patch, strip_nulls
+from declsync.planning.refs import find_cycle, find_refs, substitute_refs, topological_levels
+from declsync.profile.model import default_profile
 
 PROFILE = default_profile()
 

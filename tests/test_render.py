@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 from declsync.plan import Action, Change, FieldChange, Plan
-from declsync.render import format_value, render_json, render_text
+from declsync.render.text import format_value, render_json, render_text
 
 
 def sample_plan() -> Plan:

@@ -11,7 +11,7 @@ from markdown_it import MarkdownIt
 from test_render import sample_plan
 
 from declsync.plan import Action, Change, FieldChange, Plan
-from declsync.render_markdown import MIN_MAX_CHARS, render_markdown
+from declsync.render.markdown import MIN_MAX_CHARS, render_markdown
 
 
 def check_markdown(text: str, max_chars: int) -> list[Any]:

@@ -12,9 +12,9 @@ import jsonschema
 import pytest
 import yaml
 
-from declsync.manifest import TOP_LEVEL_FIELDS
-from declsync.profile import default_profile
-from declsync.schema import SCHEMA_DIALECT, manifest_schema
+from declsync.manifests.loader import TOP_LEVEL_FIELDS
+from declsync.profile.model import default_profile
+from declsync.profile.schema import SCHEMA_DIALECT, manifest_schema
 
 REPO = Path(__file__).resolve().parents[1]
 

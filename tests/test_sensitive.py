@@ -9,13 +9,13 @@ import pytest
 import yaml
 
 from declsync.errors import ManifestError
-from declsync.manifest import load_manifests
-from declsync.pipeline import build_plan
+from declsync.manifests.loader import load_manifests
 from declsync.plan import Action, Change, FieldChange, Plan
-from declsync.profile import default_profile, parse_profile
-from declsync.render import render_json, render_text
-from declsync.render_markdown import render_markdown
-from declsync.sensitive import MASK, field_paths, is_sensitive, mask_change, mask_value
+from declsync.planning.pipeline import build_plan
+from declsync.planning.sensitive import MASK, field_paths, is_sensitive, mask_change, mask_value
+from declsync.profile.model import default_profile, parse_profile
+from declsync.render.markdown import render_markdown
+from declsync.render.text import render_json, render_text
 from declsync.state import State
 
 

@@ -1,4 +1,4 @@
-"""``declsync.transport``: capped multi-layer decoding and the per-request deadline."""
+"""``declsync.remote.transport``: capped multi-layer decoding and the per-request deadline."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from declsync.transport import (
+from declsync.remote.transport import (
     MAX_LAYERS,
     DeadlineExceeded,
     DeadlineTransport,

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from declsync.profile import KindSpec, default_profile
+from declsync.profile.model import KindSpec, default_profile
 from declsync.sandbox.bodies import BadInput, parse_object
 from declsync.sandbox.config import SandboxConfig
 from declsync.sandbox.controls import Faults, RateLimiter, Stats, TokenIssuer

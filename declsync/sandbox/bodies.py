@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from declsync.profile import PathPart, Violation
+from declsync.profile.model import PathPart, Violation
 from declsync.sandbox.replies import Reply, bad_request, validation_error
 
 __all__ = ["MAX_REPORTED", "BadInput", "parse_object", "surrogate_violations"]

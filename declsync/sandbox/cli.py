@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from declsync.errors import ConfigError
-from declsync.profile import Profile, load_profile
+from declsync.profile.model import Profile, load_profile
 from declsync.sandbox.config import SandboxConfig
 
 __all__ = ["DEFAULT_DB", "parse_clients", "parse_duration", "parse_rate_limit", "sandbox_group"]

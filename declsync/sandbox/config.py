@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from declsync.errors import ConfigError
-from declsync.profile import Profile
+from declsync.profile.model import Profile
 
 __all__ = ["ORGANIZATION_ID", "SandboxConfig"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from declsync.profile import KEY_MAX_LENGTH, KindSpec, Profile
-from declsync.schema import field_schema, nullable
+from declsync.profile.model import KEY_MAX_LENGTH, KindSpec, Profile
+from declsync.profile.schema import field_schema, nullable
 
 __all__ = ["build_openapi"]
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from declsync.profile import Violation
+from declsync.profile.model import Violation
 
 __all__ = ["Reply", "bad_request", "error", "json_bytes", "not_found", "ok", "validation_error"]
 

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from declsync.normalize import canonical_datetime
-from declsync.profile import FieldSpec, KindSpec, Violation
+from declsync.profile.model import FieldSpec, KindSpec, Violation
 
 __all__ = [
     "Slot",

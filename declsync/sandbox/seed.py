@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from declsync.errors import ConfigError
-from declsync.profile import Profile
+from declsync.profile.model import Profile
 from declsync.sandbox.replies import Reply
 from declsync.sandbox.service import ResourceService
 from declsync.sandbox.store import Store

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from declsync.profile import KindSpec, Profile, Violation, validate_body
+from declsync.profile.model import KindSpec, Profile, Violation, validate_body
 from declsync.sandbox.config import ORGANIZATION_ID
 from declsync.sandbox.replies import Reply, error, not_found, ok, validation_error
 from declsync.sandbox.resources import (

@@ -57,8 +57,8 @@ def list_(pattern: str | None, state_path: str, lock_timeout: str) -> int:
 
 
 def _masked_spec(entry: StateEntry, profile_path: str | None) -> Any:
-    from declsync.profile import load_profile
-    from declsync.sensitive import mask_value, sensitive_for
+    from declsync.planning.sensitive import mask_value, sensitive_for
+    from declsync.profile.model import load_profile
 
     profile = load_profile(profile_path)
     kind = profile.kinds.get(entry.kind)
@@ -68,7 +68,7 @@ def _masked_spec(entry: StateEntry, profile_path: str | None) -> Any:
     declared: tuple[str, ...] = ()
     source = Path((entry.source or "").rsplit(":", 1)[0]) if entry.source else None
     if source is not None and source.is_file():
-        from declsync.manifest import load_manifests
+        from declsync.manifests.loader import load_manifests
 
         try:
             found = [r for r in load_manifests([source], profile) if (r.kind, r.key) == (entry.kind, entry.key)]

@@ -15,8 +15,8 @@ import pytest
 
 import declsync
 import declsync.api
-from declsync.planner import make_plan
-from declsync.profile import default_profile
+from declsync.planning.planner import make_plan
+from declsync.profile.model import default_profile
 
 from .conftest import REPO, get
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from declsync import cli as cli_module
+from declsync.cli import main as cli_module
 from declsync.state import StateStore
 
 from .conftest import api, get, run

@@ -28,10 +28,10 @@ def loaded_by(code: str, cwd: Path = REPO) -> set[str]:
 
 
 def cli(*args: str) -> str:
-    return f"import sys\nfrom declsync.cli import main\nsys.argv = ['declsync', *{list(args)!r}]\nmain()"
+    return f"import sys\nfrom declsync.cli.main import main\nsys.argv = ['declsync', *{list(args)!r}]\nmain()"
 
 
-@pytest.mark.parametrize("code", ["import declsync.cli", "import declsync", cli("--help"), cli("plan", "--help"),
+@pytest.mark.parametrize("code", ["import declsync.cli.main", "import declsync", cli("--help"), cli("plan", "--help"),
                                   cli("validate", str(REPO / "manifests"))])
 def test_help_and_validate_load_neither_the_server_nor_the_planning_stack(code: str) -> None:
     loaded = loaded_by(code)

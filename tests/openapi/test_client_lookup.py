@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from declsync.client import ApiClient
 from declsync.errors import ApiError
-from declsync.profile import load_profile
+from declsync.profile.model import load_profile
+from declsync.remote.client import ApiClient
 
 SERIES = load_profile(Path(__file__).parent / "data" / "library-api.yaml").kinds["Series"]
 BASE = "https://api.example.test/v1"
@@ -42,5 +42,5 @@ def test_an_answer_for_another_key_is_never_trusted() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"id": "i-9", "key": "OTHER", "name": "B"})
 
-    with client(httpx.MockTransport(handler)) as c, pytest.raises(ApiError, match="'S-1'.*'OTHER'"):
+    with client(httpx.MockTransport(handler)) as c, pytest.raises(ApiError, match=r"'S-1'.*'OTHER'"):
         c.fetch_by_keys(SERIES, ["S-1"])

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from declsync.errors import ProfileError
-from declsync.openapi import Document, compile_document
-from declsync.profile import default_profile, load_profile
+from declsync.profile.model import default_profile, load_profile
+from declsync.profile.openapi import Document, compile_document
 
 DATA = Path(__file__).parent / "data"
 LIBRARY = DATA / "library-api.yaml"

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from declsync.errors import ProfileError
-from declsync.openapi import Document, compile_document
-from declsync.profile import Profile
+from declsync.profile.model import Profile
+from declsync.profile.openapi import Document, compile_document
 
 BASE = yaml.safe_load((Path(__file__).parent / "data" / "library-api.yaml").read_text())
 
@@ -67,7 +67,7 @@ def test_a_schema_that_contains_itself_through_a_yaml_alias(tmp_path: Path) -> N
         "    Genre: &loop {type: object, properties: {again: *loop}}")
     path = tmp_path / "api.yaml"
     path.write_text(text)
-    from declsync.profile import load_profile
+    from declsync.profile.model import load_profile
 
     try:
         load_profile(path)

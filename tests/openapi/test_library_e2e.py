@@ -13,7 +13,7 @@ import httpx
 import pytest
 from helpers import Result, run
 
-from declsync.profile import load_profile
+from declsync.profile.model import load_profile
 from declsync.sandbox import SandboxConfig, SandboxServer
 
 DOC = Path(__file__).parent / "data" / "library-api.yaml"

@@ -12,11 +12,11 @@ from helpers import resource
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from declsync.mergepatch import apply_merge_patch
 from declsync.normalize import values_equal
 from declsync.plan import Action
-from declsync.planner import make_plan
-from declsync.profile import FieldSpec, KindSpec, load_profile, validate_body
+from declsync.planning.mergepatch import apply_merge_patch
+from declsync.planning.planner import make_plan
+from declsync.profile.model import FieldSpec, KindSpec, load_profile, validate_body
 
 DATA = Path(__file__).parent / "data"
 LIBRARY = load_profile(DATA / "library-api.yaml")

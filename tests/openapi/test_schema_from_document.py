@@ -7,8 +7,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from declsync.profile import load_profile
-from declsync.schema import manifest_schema
+from declsync.profile.model import load_profile
+from declsync.profile.schema import manifest_schema
 
 from .test_library_e2e import MANIFEST
 

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from declsync.plan import Action
-from declsync.planner import make_plan
-from declsync.profile import load_profile, validate_body
+from declsync.planning.planner import make_plan
+from declsync.profile.model import load_profile, validate_body
 
 PROFILE = load_profile(Path(__file__).parent / "data" / "library-api.yaml")
 BOOK = PROFILE.kinds["Book"]

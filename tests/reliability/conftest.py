@@ -35,8 +35,8 @@ import pytest
 from helpers import Result as Result
 from helpers import run as run
 
-from declsync.manifest import load_manifests
-from declsync.profile import default_profile
+from declsync.manifests.loader import load_manifests
+from declsync.profile.model import default_profile
 from declsync.sandbox import SandboxServer
 from declsync.state import StateStore
 

@@ -236,10 +236,10 @@ def test_sigint_while_planning_stops_without_writing(sandbox: SandboxServer, wor
 
 def test_ctrl_c_in_process_first_graceful_then_default(sandbox: SandboxServer, workdir: Path) -> None:
     """The Applier's own handling, without a child process: Ctrl-C after the 10th write."""
-    from declsync.apply import Applier
-    from declsync.client import ApiClient
-    from declsync.manifest import load_manifests
-    from declsync.pipeline import build_plan
+    from declsync.execution.apply import Applier
+    from declsync.manifests.loader import load_manifests
+    from declsync.planning.pipeline import build_plan
+    from declsync.remote.client import ApiClient
     from declsync.state import StateStore
 
     from .conftest import PROFILE

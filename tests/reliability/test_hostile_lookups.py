@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from declsync.client import ApiClient
 from declsync.errors import ApiError
-from declsync.profile import default_profile
+from declsync.profile.model import default_profile
+from declsync.remote.client import ApiClient
 
 from .conftest import REPO, run
 from .test_hostile_servers import RawServer, Reply, answer, raw_server

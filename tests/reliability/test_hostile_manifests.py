@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from declsync.errors import ManifestError
-from declsync.manifest import load_manifests
+from declsync.manifests.loader import load_manifests
 from declsync.sandbox import SandboxServer
 
 from .conftest import PROFILE, REPO, child_env, run

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 import declsync.workflow
-from declsync.client import ApiClient
+from declsync.remote.client import ApiClient
 from declsync.sandbox import SandboxServer
 
 from .conftest import check_server, declared, run, write_customers

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from declsync.profile import FieldSpec, KindSpec
+from declsync.profile.model import FieldSpec, KindSpec
 from declsync.sandbox import SandboxServer
 
 from .conftest import PROFILE, inventory

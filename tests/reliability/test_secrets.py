@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-import declsync.cli
-import declsync.pipeline
+import declsync.cli.main
+import declsync.planning.pipeline
 from declsync.sandbox import SandboxConfig, SandboxServer
 from declsync.state import StateStore
 
@@ -116,8 +116,8 @@ def test_no_command_leaks_a_secret(secured: SandboxServer, examples: Path, caplo
         raise RuntimeError(f"a bug that mentions {TOKEN} and {CLIENT_SECRET}")
 
     with monkeypatch.context() as patched:  # the internal-error path prints a traceback with -v
-        patched.setattr(declsync.pipeline, "build_plan", crash)
-        patched.setattr(declsync.cli, "_plan_resources", crash, raising=False)
+        patched.setattr(declsync.planning.pipeline, "build_plan", crash)
+        patched.setattr(declsync.cli.main, "_plan_resources", crash, raising=False)
         result = cli(["plan"], token_env, 1)
         assert "internal error" in result.err
     # The sandbox's own commands take secrets too.

@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from declsync.auth import ClientCredentialsAuth
+from declsync.remote.auth import ClientCredentialsAuth
 from declsync.sandbox import sandbox_server
 
 

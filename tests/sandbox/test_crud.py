@@ -8,7 +8,7 @@ from urllib.parse import quote
 import httpx
 
 from declsync.normalize import canonical_datetime
-from declsync.profile import default_profile
+from declsync.profile.model import default_profile
 from declsync.sandbox import SandboxServer
 
 from .conftest import CHARGE_CODE, created, customer, order

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from declsync.profile import default_profile
+from declsync.profile.model import default_profile
 from declsync.sandbox import SandboxServer, build_openapi
 
 

@@ -10,7 +10,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from declsync.profile import default_profile
+from declsync.profile.model import default_profile
 from declsync.sandbox import SandboxServer
 
 from .conftest import CHARGE_CODE

@@ -1,0 +1,1 @@
+"""Execution: apply a plan exactly (dependency levels, stale checks, signals, recovery of unsaved state)."""

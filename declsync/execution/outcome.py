@@ -1,0 +1,58 @@
+"""What an apply did, per resource, and its one-line summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from declsync.execution.recovery import Delta
+from declsync.plan import Action
+
+__all__ = ["ApplyResult", "Outcome"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    address: str
+    action: Action
+    # applied | failed | skipped | interrupted
+    status: str
+    message: str = ""
+    id: str | None = None
+
+
+@dataclass
+class ApplyResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    # Stopped early: by a signal, or by ``fatal``.
+    interrupted: bool = False
+    # The error that stopped the run (a failed state save, a broken output stream, …).
+    fatal: str | None = None
+    # What was recorded but could not be saved (every save attempt failed), and why.
+    unsaved: Delta | None = None
+    save_error: str | None = None
+    # Where ``unsaved`` was written for the next apply to merge (library applies write it).
+    recovery_file: str | None = None
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def ok(self) -> bool:
+        return (not self.interrupted and self.fatal is None and self.unsaved is None
+                and all(o.status == "applied" for o in self.outcomes))
+
+    def summary(self) -> str:
+        created = sum(1 for o in self.outcomes if o.status == "applied" and o.action is Action.CREATE)
+        updated = sum(1 for o in self.outcomes if o.status == "applied" and o.action is Action.UPDATE)
+        deleted = sum(1 for o in self.outcomes if o.status == "applied" and o.action is Action.DELETE)
+        done = f"{created} created, {updated} updated" + (f", {deleted} deleted" if deleted else "")
+        text = f"Apply complete: {done}"
+        failed, skipped = self.count("failed"), self.count("skipped")
+        not_applied = self.count("interrupted")
+        if failed or skipped:
+            text = f"Apply finished with errors: {done}, {failed} failed, {skipped} skipped"
+        if self.interrupted:
+            how = "stopped by an error" if self.fatal is not None else "interrupted"
+            text = (f"Apply {how}: {done}, {failed} failed, "
+                    f"{not_applied + skipped} not applied")
+        return text + "."

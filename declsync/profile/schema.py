@@ -1,0 +1,188 @@
+"""``declsync schema``: a JSON Schema (draft 2020-12) for manifests, from the profile.
+
+Editors use it for completion and inline errors (``# yaml-language-server:
+$schema=…``). It mirrors the offline validation: kinds, per-kind ``spec`` fields
+(chosen with ``if``/``then`` on ``kind``), types, enums, nullability, nested
+objects, arrays, references (``{key}`` or ``{id}``) and ``{$ref: Kind/KEY}`` for id
+fields with ``refKind``. It cannot express everything ``declsync validate`` checks
+(keys unique across files, date-times with a timezone, references that exist):
+``validate`` stays the authority.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from declsync.planning.sensitive import field_paths
+from declsync.profile.model import KEY_MAX_LENGTH, FieldSpec, KindSpec, Profile
+
+__all__ = ["SCHEMA_DIALECT", "SchemaMode", "field_schema", "manifest_schema", "nullable"]
+
+SchemaMode = Literal["read", "write", "manifest"]
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` that also admits null, without wrapping where possible (so editors
+    report errors at the field, not at an "anyOf")."""
+    t = schema.get("type")
+    if isinstance(t, str) and "enum" in schema:
+        return {**schema, "type": [t, "null"], "enum": [*schema["enum"], None]}
+    if isinstance(t, str):
+        return {**schema, "type": [t, "null"]}
+    if "anyOf" in schema:
+        return {**schema, "anyOf": [*schema["anyOf"], {"type": "null"}]}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _describe(schema: dict[str, Any], spec: FieldSpec) -> dict[str, Any]:
+    notes: list[str] = []
+    if spec.required:
+        notes.append("required when the resource is created")
+    if spec.has_default:
+        notes.append(f"server default: {spec.default!r}")
+    if spec.type == "array":
+        notes.append("always replaced whole")
+    if spec.sensitive:
+        notes.append("sensitive: shown as (sensitive) in plans")
+    if notes:
+        schema = {**schema, "description": "; ".join(notes)}
+    if spec.has_default and spec.default is not None:
+        schema = {**schema, "default": spec.default}
+    return schema
+
+
+def _reference(spec: FieldSpec, mode: SchemaMode) -> dict[str, Any]:
+    target = spec.kind or "resource"
+    if mode == "read":
+        return {
+            "type": "object",
+            "description": f"Reference to a {target}",
+            "properties": {"id": {"type": ["string", "null"]}, "key": {"type": ["string", "null"]}},
+            "required": ["id", "key"],
+        }
+    one = [
+        {
+            "type": "object",
+            "properties": {member: {"type": "string", "minLength": 1}},
+            "required": [member],
+            "additionalProperties": False,
+        }
+        for member in ("id", "key")
+    ]
+    return {"description": f"a reference to a {target}: {{key: …}} or {{id: …}}", "oneOf": one}
+
+
+def field_schema(spec: FieldSpec, mode: SchemaMode, *, item: bool = False) -> dict[str, Any]:
+    """The JSON Schema of one profile field, for an API response (``read``), a request
+    body (``write``, used by the sandbox's OpenAPI document) or a manifest ``spec``
+    (``manifest``: also ``{$ref: Kind/KEY}`` for id fields, with descriptions).
+    ``item`` marks an array item, whose required fields apply."""
+    t = spec.type
+    schema: dict[str, Any]
+    if t == "string":
+        schema = {"type": "string"}
+        if spec.max_length is not None:
+            schema["maxLength"] = spec.max_length
+        if spec.format in ("uuid", "email", "date", "date-time"):
+            schema["format"] = spec.format
+        if spec.ref_kind and mode != "manifest":
+            schema["description"] = f"Id of a {spec.ref_kind}"
+        elif spec.ref_kind:
+            marker = {
+                "type": "object",
+                "properties": {"$ref": {"type": "string", "pattern": f"^{re.escape(spec.ref_kind)}/.+"}},
+                "required": ["$ref"],
+                "additionalProperties": False,
+                "description": f"the id of a {spec.ref_kind}, by client key: {{$ref: {spec.ref_kind}/KEY}}",
+            }
+            schema = {"anyOf": [schema, marker]}
+    elif t in ("integer", "number", "boolean"):
+        schema = {"type": t}
+    elif t == "enum":
+        schema = {"type": "string", "enum": list(spec.values)}
+    elif t == "datetime":
+        schema = {"type": "string", "format": "date-time",
+                  "description": "ISO 8601 with a timezone, e.g. 2025-01-22T14:00:00Z"}
+    elif t == "reference":
+        schema = _reference(spec, mode)
+    elif t == "object":
+        props = {name: field_schema(sub, mode) for name, sub in spec.fields.items()}
+        schema = {"type": "object", "properties": props}
+        if mode == "read":
+            schema["required"] = list(spec.fields)
+        else:
+            schema["additionalProperties"] = False
+            required = [name for name, sub in spec.fields.items() if sub.required]
+            if item and required:
+                schema["required"] = required
+    else:  # array
+        assert spec.items is not None
+        schema = {"type": "array", "items": field_schema(spec.items, mode, item=True)}
+    if mode == "manifest":
+        schema = _describe(schema, spec)
+    elif spec.has_default and mode == "write":
+        schema["default"] = spec.default
+    # Responses show every field, null when unset: nullable or not, a read value may be null.
+    return nullable(schema) if spec.nullable or mode == "read" else schema
+
+
+def _kind_spec(kind: KindSpec) -> dict[str, Any]:
+    props = {name: field_schema(f, "manifest") for name, f in kind.fields.items() if name not in kind.read_only}
+    return {
+        "type": ["object", "null"],
+        "title": f"{kind.name} spec",
+        "properties": props,
+        "additionalProperties": False,
+    }
+
+
+def _top_level(name: str) -> dict[str, Any]:
+    known: dict[str, dict[str, Any]] = {
+        "key": {"type": "string", "minLength": 1, "maxLength": KEY_MAX_LENGTH,
+                "description": "client key: your own id, unique per kind (quote numbers, dates, yes/no)"},
+        "spec": {"type": ["object", "null"], "description": "the fields you manage"},
+        "sensitive": {"type": "array", "items": {"type": "string"},
+                      "description": "field paths whose values plans show as (sensitive)"},
+        "previousKeys": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": KEY_MAX_LENGTH},
+                         "description": "keys this resource had before: found live under one, it is renamed"},
+        "lifecycle": {
+            "type": "object",
+            "properties": {"preventDestroy": {"type": "boolean"},
+                           "ignoreFields": {"type": "array", "items": {"type": "string"}}},
+            "additionalProperties": False,
+        },
+    }
+    # Fields added to the manifest format later than this generator: accept any value.
+    return known.get(name, {"description": f"see the README for '{name}'"})
+
+
+def manifest_schema(profile: Profile, top_level_fields: Sequence[str] | None = None) -> dict[str, Any]:
+    """The JSON Schema of one manifest document for ``profile``."""
+    if top_level_fields is None:
+        from declsync.manifests.loader import TOP_LEVEL_FIELDS
+
+        top_level_fields = TOP_LEVEL_FIELDS
+    props: dict[str, Any] = {name: _top_level(name) for name in top_level_fields}
+    props["kind"] = {"enum": list(profile.kinds), "description": "the resource kind"}
+    branches = []
+    for kind in profile.kinds.values():
+        then: dict[str, Any] = {"properties": {"spec": {"$ref": f"#/$defs/{kind.name}"}}}
+        if "sensitive" in props:
+            then["properties"]["sensitive"] = {"items": {"enum": field_paths(kind)}}
+        branches.append({"if": {"properties": {"kind": {"const": kind.name}}, "required": ["kind"]}, "then": then})
+    return {
+        "$schema": SCHEMA_DIALECT,
+        "$id": f"urn:declsync:manifest:{re.sub(r'[^A-Za-z0-9._-]+', '-', profile.name)}",
+        "title": f"declsync manifest ({profile.name} profile)",
+        "description": "One YAML document: kind + client key + spec. Generated by `declsync schema`.",
+        "type": "object",
+        "required": ["kind", "key"],
+        "properties": props,
+        "additionalProperties": False,
+        "allOf": branches,
+        "$defs": {kind.name: _kind_spec(kind) for kind in profile.kinds.values()},
+    }
