@@ -20,7 +20,6 @@ from typing import Any
 import yaml
 
 from declsync.errors import ManifestError, Problem
-from declsync.planning.sensitive import field_paths
 from declsync.profile.model import (
     FieldSpec,
     KindSpec,
@@ -29,6 +28,7 @@ from declsync.profile.model import (
     validate_body,
     validate_key,
 )
+from declsync.profile.paths import field_paths
 
 __all__ = ["Limits", "Resource", "discover", "load_manifests", "parse_file"]
 

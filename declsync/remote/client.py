@@ -25,10 +25,10 @@ from urllib.parse import quote
 
 from declsync.profile.model import KindSpec
 from declsync.remote import dialect
-from declsync.remote.answers import shown
+from declsync.remote.answers import Answer, shown
 from declsync.remote.auth import ClientCredentialsAuth, StaticTokenAuth, default_token_url
 from declsync.remote.failures import unexpected
-from declsync.remote.session import DEFAULT_DEADLINE, DEFAULT_REQUEST_TIMEOUT, Answer, HttpSession
+from declsync.remote.session import DEFAULT_DEADLINE, DEFAULT_REQUEST_TIMEOUT, HttpSession
 from declsync.remote.throttle import Throttle
 
 __all__ = [

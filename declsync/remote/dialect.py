@@ -14,9 +14,8 @@ from typing import Any
 
 from declsync.errors import ApiError
 from declsync.profile.model import KindSpec
-from declsync.remote.answers import answers_for, has_more, lone_surrogate_at, shown, twins
+from declsync.remote.answers import Answer, answers_for, has_more, lone_surrogate_at, shown, twins
 from declsync.remote.failures import snippet, unexpected
-from declsync.remote.session import Answer
 
 __all__ = ["EXTRA_LOOKUP_PAGES", "MAX_EMPTY_PAGES", "answering", "decode", "filter_keys", "key_answer", "pages",
            "resource_of"]

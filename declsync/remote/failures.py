@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import json
 import ssl
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from declsync.errors import ApiError, AuthError, ConflictError, ConnectError, redact
-
-if TYPE_CHECKING:
-    from declsync.remote.session import Answer
+from declsync.remote.answers import Answer
 
 __all__ = ["RETRY_STATUSES", "error_for", "is_tls", "snippet", "transport_error", "unexpected"]
 

@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -34,6 +33,7 @@ import httpx
 
 from declsync.errors import ApiError, ConnectError
 from declsync.execution.drain import Completions
+from declsync.remote.answers import Answer
 from declsync.remote.auth import ClientCredentialsAuth, check_url, origin
 from declsync.remote.failures import RETRY_STATUSES, error_for, is_tls, transport_error
 from declsync.remote.throttle import Throttle, parse_reset, parse_retry_after
@@ -57,17 +57,6 @@ DEFAULT_DEADLINE = 3600.0
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One HTTP answer, fully read."""
-
-    method: str
-    path: str
-    status: int
-    headers: httpx.Headers
-    content: bytes
 
 
 def _json_default(value: Any) -> Any:
