@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from declsync.errors import ApiError, ConflictError
 from declsync.execution.outcome import Outcome, Status
+from declsync.execution.stale import moved_since_plan
 from declsync.normalize import values_equal
 from declsync.plan import Action, Change
 from declsync.planning.refs import has_ref_marker, substitute_refs
@@ -101,12 +102,8 @@ class ChangeWriter:
         """``(why it moved, None)`` when the resource changed since the plan, else ``(None, its ETag)``."""
         assert change.id is not None
         live, etag = self.client.get_with_etag(kind, change.id)
-        if live is None:
-            return f"{change.address} no longer exists", None
-        if live.get("updatedAt") != change.observed_updated_at:
-            return (f"{change.address} changed since the plan "
-                    f"(updatedAt {change.observed_updated_at} → {live.get('updatedAt')})"), None
-        return None, etag
+        why = moved_since_plan(change, live)
+        return (why, None) if why is not None else (None, etag)
 
     def _delete(self, change: Change, kind: Any, body: Mapping[str, Any], idem: str) -> Written:
         """DELETE, or the profile's PATCH when ``change.patch`` is set. Already gone (404) is done."""
