@@ -49,12 +49,12 @@ class ApplyResult:
     @property
     def ok(self) -> bool:
         return (not self.interrupted and self.fatal is None and self.unsaved is None
-                and all(o.status is Status.APPLIED for o in self.outcomes))
+                and all(o.status == Status.APPLIED for o in self.outcomes))
 
     def summary(self) -> str:
-        created = sum(1 for o in self.outcomes if o.status is Status.APPLIED and o.action is Action.CREATE)
-        updated = sum(1 for o in self.outcomes if o.status is Status.APPLIED and o.action is Action.UPDATE)
-        deleted = sum(1 for o in self.outcomes if o.status is Status.APPLIED and o.action is Action.DELETE)
+        created = sum(1 for o in self.outcomes if o.status == Status.APPLIED and o.action is Action.CREATE)
+        updated = sum(1 for o in self.outcomes if o.status == Status.APPLIED and o.action is Action.UPDATE)
+        deleted = sum(1 for o in self.outcomes if o.status == Status.APPLIED and o.action is Action.DELETE)
         done = f"{created} created, {updated} updated" + (f", {deleted} deleted" if deleted else "")
         text = f"Apply complete: {done}"
         failed, skipped = self.count(Status.FAILED), self.count(Status.SKIPPED)

@@ -33,7 +33,7 @@ from typing import Any
 
 from declsync import __version__, scrub
 from declsync.errors import PlanFileError
-from declsync.plan import Action, Change, FieldChange, Plan
+from declsync.plan import Action, Change, FieldChange, Plan, Reason
 from declsync.planfile.jsonshape import ShapeError, check, describe
 from declsync.planfile.redact import redact_plan_document
 from declsync.planning.sensitive import mask_plan
@@ -167,7 +167,7 @@ def _to_plan(doc: Mapping[str, Any]) -> Plan:
             patch=c["patch"], before=c["before"], after=c["after"], spec=dict(c["spec"]),
             warnings=tuple(c["warnings"]),
             field_changes=tuple(
-                FieldChange(path=f["path"], before=f["before"], after=f["after"], reason=f["reason"],
+                FieldChange(path=f["path"], before=f["before"], after=f["after"], reason=Reason(f["reason"]),
                             drift=f.get("drift", False), details=tuple(f.get("details", ())))
                 for f in c["field_changes"]
             ),
