@@ -11,17 +11,27 @@ import socket
 import time
 import uuid
 from collections.abc import Collection
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from declsync.errors import StateError, StateLockError
 from declsync.normalize import utc_now
 from declsync.state.backend import Address
+from declsync.state.model import State, StateEntry
 from declsync.state.pg_rows import Conn, advisory_key, db_errors, row
 
-if TYPE_CHECKING:
-    from declsync.state.postgres import PostgresBackend
-
 __all__ = ["PostgresSession"]
+
+
+class _Backend(Protocol):
+    """What a session needs of its ``PostgresBackend`` (a Protocol: postgres.py imports this module)."""
+
+    description: str
+    workspace: str
+    workspace_key: int
+
+    def _read(self, conn: Conn) -> State: ...
+
+    def _entries(self, conn: Conn, keys: Collection[Address]) -> dict[Address, StateEntry]: ...
 
 LOCK_POLL = 0.1
 # Above this many resources, a session locks its whole workspace (one lock-table slot).
@@ -35,7 +45,7 @@ _LOCK_FUNCTIONS = {
 class PostgresSession:
     """One command's connection: the state read on it, its advisory locks, its saves."""
 
-    def __init__(self, backend: PostgresBackend, conn: Conn, operation: str, lock_timeout: float) -> None:
+    def __init__(self, backend: _Backend, conn: Conn, operation: str, lock_timeout: float) -> None:
         self.backend = backend
         self.conn = conn
         self.lock_timeout = max(0.0, lock_timeout)
