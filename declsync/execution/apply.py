@@ -13,6 +13,9 @@ or an ``on_outcome`` callback that raises (stderr closed) — starts no new writ
 queued ones are cancelled, the ones in flight finish and are recorded, and the state
 is saved (retried; what cannot be saved is handed back as ``ApplyResult.unsaved`` for
 a recovery file, see ``declsync.execution.recovery``).
+
+This module schedules and records; one change's write is ``declsync.execution.change``,
+and the futures of a level are drained by ``declsync.execution.drain``.
 """
 
 from __future__ import annotations
