@@ -12,7 +12,7 @@ Measures, each in a fresh interpreter, the wall time of:
 
 and reports the median wall and CPU time of each as a ratio to the baseline (target for
 ``--help``: within 2x; on a shared machine trust the CPU ratio, wall time measures the neighbours),
-plus the heavy modules each one loaded (starlette, uvicorn, deepdiff, jsonpatch, rich):
+plus the heavy modules each one loaded (starlette, uvicorn, deepdiff, jsonpatch, jsonschema, rich):
 none is needed to print help or validate.
 """
 
@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Run from an empty directory: with ``python -c`` the working directory comes first on sys.path,
 # and it must not decide which declsync is measured (PYTHONPATH=<other tree> compares releases).
 CWD = Path(tempfile.mkdtemp(prefix="declsync-startup-"))
-HEAVY = ("starlette", "uvicorn", "deepdiff", "jsonpatch", "rich")
+HEAVY = ("starlette", "uvicorn", "deepdiff", "jsonpatch", "jsonschema", "rich")
 # Reports which heavy modules a command loaded, on the way out of the interpreter.
 _PROBE = ("import atexit, sys\n"
           "atexit.register(lambda: sys.stderr.write('LOADED ' + ' '.join(sorted({m.split('.')[0] for m in sys.modules}"

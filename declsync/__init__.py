@@ -54,9 +54,9 @@ from declsync.errors import (
     StateError,
     StateLockError,
 )
-from declsync.execution.apply import ApplyResult, Outcome
+from declsync.execution.outcome import ApplyResult, Outcome, Status
 from declsync.manifests.loader import Resource
-from declsync.plan import Action, Change, FieldChange, Plan
+from declsync.plan import Action, Change, FieldChange, Plan, Reason
 from declsync.profile.model import Profile, load_profile
 from declsync.render.markdown import render_markdown
 from declsync.render.text import render_json, render_text
@@ -82,10 +82,12 @@ __all__ = [
     "Problem",
     "Profile",
     "ProfileError",
+    "Reason",
     "Resource",
     "StalePlanError",
     "StateError",
     "StateLockError",
+    "Status",
     "__version__",
     "apply",
     "load_manifests",

@@ -34,12 +34,11 @@ from declsync.planfile import codec as planfile
 from declsync.planning.selection import Selection
 from declsync.profile.model import Profile, load_profile
 from declsync.remote.target import Settings, Target, open_target
-from declsync.state import open_backend
+from declsync.state import DEFAULT_PATH, open_backend
 from declsync.workflow import check_saved_plan, execute, plan_resources, prune_options, record_unchanged
 
-__all__ = ["DEFAULT_STATE", "apply", "load_manifests", "plan", "read_plan", "validate", "write_plan"]
+__all__ = ["apply", "load_manifests", "plan", "read_plan", "validate", "write_plan"]
 
-DEFAULT_STATE = Path(".declsync") / "state.json"
 DEFAULT_PATHS = ("manifests",)
 
 ProfileArg = str | Path | Profile | None
@@ -131,7 +130,7 @@ def plan(
     options = prune_options(prune, allow_mass_delete, max_delete_fraction)
     the_profile = _profile(profile)
     resources = load_manifests(paths, the_profile)
-    current = open_backend(str(state or DEFAULT_STATE)).read()
+    current = open_backend(str(state or DEFAULT_PATH)).read()
     with _target(settings, the_profile) as api:
         return plan_resources(api.client, resources, the_profile, current, selection, api.description,
                               prune=options, paths=_paths(paths))
@@ -168,7 +167,7 @@ def apply(
     settings = Settings(api_url=api_url, token=token, client_id=client_id, client_secret=client_secret,
                         token_url=token_url, parallelism=parallelism, insecure_http=insecure_http)
     the_profile = _profile(profile)
-    store = open_backend(str(state or DEFAULT_STATE))
+    store = open_backend(str(state or DEFAULT_PATH))
     with store.locked(operation="apply") as locked, _target(settings, the_profile) as api:
         # An earlier apply's unsaved state changes are completed before anything else.
         recovery.pick_up(locked, recovery.base_for(store), lambda _message: None)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["FORMAT_VERSION", "Action", "Change", "FieldChange", "Plan"]
+__all__ = ["FORMAT_VERSION", "Action", "Change", "FieldChange", "Plan", "Reason"]
 
 FORMAT_VERSION = 1
 
@@ -45,6 +45,17 @@ class Action(StrEnum):
         return {"create": "+", "update": "~", "noop": " ", "delete": "-"}[self.value]
 
 
+class Reason(StrEnum):
+    """Why a field changes; the value is the word in the plan file and the JSON view."""
+
+    # The declared value differs.
+    SET = "set"
+    # Dropped from the manifest since the last apply, so cleared.
+    REMOVED = "removed"
+    # An array, sent whole.
+    REPLACED = "replaced"
+
+
 @dataclass(frozen=True)
 class FieldChange:
     """One changed field, for display: ``path: before → after``."""
@@ -52,9 +63,7 @@ class FieldChange:
     path: str
     before: Any
     after: Any
-    # Why it changes: "set" (declared value differs), "removed" (dropped from the
-    # manifest since the last apply, so cleared), "replaced" (an array, sent whole).
-    reason: str = "set"
+    reason: Reason = Reason.SET
     # Live differed from the last-applied value: someone changed it outside declsync.
     drift: bool = False
     # For arrays: item-level differences ("stops[1].notes: 'a' → 'b'") from deepdiff.
@@ -66,7 +75,7 @@ class FieldChange:
 
     @property
     def drifted_removal(self) -> bool:
-        return self.drift and self.reason == "removed"
+        return self.drift and self.reason == Reason.REMOVED
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.path, "before": self.before, "after": self.after, "reason": self.reason}
@@ -84,7 +93,7 @@ class FieldChange:
             path=d["path"],
             before=d.get("before"),
             after=d.get("after"),
-            reason=d.get("reason", "set"),
+            reason=Reason(d.get("reason", "set")),
             drift=bool(d.get("drift", False)),
             details=tuple(d.get("details", ())),
             last_applied=d.get("last_applied"),

@@ -131,3 +131,14 @@ def test_stale_saved_plan_refused() -> None:
     client.store[("Customer", "C")]["updatedAt"] = "later"
     with pytest.raises(StalePlanError, match="Customer/C changed since the plan"):
         check_stale(plan, client, PROFILE, saver.state)
+
+
+def test_statuses_and_reasons_are_enums_that_print_their_words() -> None:
+    """Statuses and reasons are enums now; what is printed and saved is the same word as before."""
+    import json
+
+    from declsync import Reason, Status
+
+    assert [f"{s}" for s in Status] == ["applied", "failed", "skipped", "interrupted"]
+    assert [str(r) for r in Reason] == ["set", "removed", "replaced"]
+    assert json.dumps({"status": Status.FAILED, "reason": Reason.REPLACED}) == '{"status": "failed", "reason": "replaced"}'

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from declsync.errors import PlanFileError
 from declsync.plan import Action, Change, FieldChange, Plan
 from declsync.planfile import codec as planfile
-from declsync.planfile.jsonshape import ShapeError, check
 from declsync.render.text import render_json
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "plan_v1"
@@ -163,7 +162,7 @@ def test_write_is_atomic_and_leaves_no_temp_file(tmp_path: Path) -> None:
     assert planfile.read(tmp_path / "sub" / "plan.json").summary["delete"] == 1
 
 
-# ---------------------------------------------------------------- the checker agrees with jsonschema
+# ---------------------------------------------------------------- refusals name the broken place
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([0.0, 1.0, 2.0, 2.5]) | st.floats(allow_nan=False) | st.text(max_size=3) | st.sampled_from(['create', 'declsync-plan', 'set']),
                     lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=3), inner, max_size=2),
@@ -181,19 +180,28 @@ def paths_of(doc: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | i
     return out
 
 
+def place_of(path: tuple[str | int, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(path))
+
+
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data(), JSON)
-def test_the_built_in_checker_agrees_with_jsonschema(data: st.DataObject, value: Any) -> None:
+def test_a_broken_value_is_refused_at_its_own_place(data: st.DataObject, value: Any) -> None:
+    """Any one value of a valid plan replaced by any JSON: the file is accepted exactly when the
+    shipped schema (and apply's own rules) accept it, and a refusal names the place that was
+    broken (or, for a change, a field of that same change), never another one."""
     doc = copy.deepcopy(valid_doc())
     path = data.draw(st.sampled_from(paths_of(doc)))
     set_at(doc, list(path), value)
-    expected_valid = jsonschema.Draft202012Validator(planfile.schema()).is_valid(doc)
+    schema_valid = jsonschema.Draft202012Validator(planfile.schema()).is_valid(doc)
     try:
-        check(doc, planfile.schema())
-        ours = True
-    except ShapeError:
-        ours = False
-    assert ours == expected_valid
+        planfile.decode(doc, "p.json")
+    except PlanFileError as exc:
+        scope = place_of(path[:2] if path[0] == "changes" and len(path) > 1 else path[:1])
+        assert exc.location is not None
+        assert exc.location == scope or exc.location.startswith((scope + ".", scope + "[")), (exc.location, path)
+    else:
+        assert schema_valid or doc.get("format_version") != 2  # an older version was migrated
 
 
 # ---------------------------------------------------------------- any plan survives the file

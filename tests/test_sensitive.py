@@ -12,8 +12,9 @@ from declsync.errors import ManifestError
 from declsync.manifests.loader import load_manifests
 from declsync.plan import Action, Change, FieldChange, Plan
 from declsync.planning.pipeline import build_plan
-from declsync.planning.sensitive import MASK, field_paths, is_sensitive, mask_change, mask_value
+from declsync.planning.sensitive import MASK, is_sensitive, mask_change, mask_value
 from declsync.profile.model import default_profile, parse_profile
+from declsync.profile.paths import field_paths
 from declsync.render.markdown import render_markdown
 from declsync.render.text import render_json, render_text
 from declsync.state import State

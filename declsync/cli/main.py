@@ -40,13 +40,13 @@ from declsync.render.progress import make_progress
 from declsync.render.text import render_json, render_text
 from declsync.sandbox.cli import sandbox_group
 from declsync.scrub import register_secret, safe_text
+from declsync.state import DEFAULT_PATH as DEFAULT_STATE
 from declsync.state import StateEntry, open_backend, parse_lock_timeout
 from declsync.state.commands import state_group
 
 __all__ = ["cli", "main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-DEFAULT_STATE = Path(".declsync") / "state.json"
 
 
 def _err(message: str, *, strict: bool = False) -> None:

@@ -13,47 +13,35 @@ or an ``on_outcome`` callback that raises (stderr closed) — starts no new writ
 queued ones are cancelled, the ones in flight finish and are recorded, and the state
 is saved (retried; what cannot be saved is handed back as ``ApplyResult.unsaved`` for
 a recovery file, see ``declsync.execution.recovery``).
+
+This module schedules and records; one change's write is ``declsync.execution.change``,
+and the futures of a level are drained by ``declsync.execution.drain``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import queue
 import signal
 import threading
 import time
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
-from declsync.errors import ApiError, ConflictError
+from declsync.execution.change import ChangeWriter, Client, Written
+from declsync.execution.drain import Completions
 from declsync.execution.interrupt import graceful_stop
-from declsync.execution.outcome import ApplyResult, Outcome
+from declsync.execution.outcome import ApplyResult, Outcome, Status
 from declsync.execution.recovery import Delta, Removal
 from declsync.execution.stale import check_stale
-from declsync.normalize import utc_now, values_equal
+from declsync.normalize import utc_now
 from declsync.plan import Action, Change, Plan
 from declsync.planning.prune import canonical_source
-from declsync.planning.refs import has_ref_marker, substitute_refs, topological_levels
+from declsync.planning.refs import substitute_refs, topological_levels
 from declsync.profile.model import Profile
 from declsync.state import State, StateEntry
 
 __all__ = ["Applier", "ApplyResult", "Outcome", "check_stale"]
-
-
-class _Client(Protocol):
-    def create(self, kind: Any, body: Mapping[str, Any], *, idempotency_key: str) -> dict[str, Any]: ...
-
-    def update(
-        self, kind: Any, id: str, body: Mapping[str, Any], *, idempotency_key: str, if_match: str | None = None
-    ) -> dict[str, Any]: ...
-
-    def fetch_by_keys(self, kind: Any, keys: Sequence[str]) -> dict[str, dict[str, Any]]: ...
-
-    def get_with_etag(self, kind: Any, ref: str) -> tuple[dict[str, Any] | None, str | None]: ...
-
-    def delete(self, kind: Any, id: str, *, idempotency_key: str) -> None: ...
 
 
 class _Saver(Protocol):
@@ -67,7 +55,7 @@ class Applier:
 
     def __init__(
         self,
-        client: _Client,
+        client: Client,
         profile: Profile,
         saver: _Saver,
         *,
@@ -89,6 +77,7 @@ class Applier:
         # it with If-Match, so that a change made after the stale-plan check is never
         # overwritten (it fails, "changed since the plan", instead).
         self.guard_updates = guard_updates
+        self._writer = ChangeWriter(client, profile, self._resolve, guard_updates=guard_updates)
         # Told once when the run stops early: (why, writes in flight), why being the signal's
         # name (SIGINT, SIGTERM, SIGHUP) or the fatal error.
         self.on_stop = on_stop
@@ -199,79 +188,6 @@ class Applier:
         with contextlib.suppress(Exception):  # e.g. stderr is gone: the stop goes on all the same
             self.on_stop(self._why or "stopped", in_flight)
 
-    def _satisfies(self, change: Change, live: Mapping[str, Any]) -> bool:
-        kind = self.profile.kinds[change.kind]
-        spec = substitute_refs(change.spec, self._resolve)
-        return all(values_equal(v, live.get(k), kind.fields.get(k)) for k, v in spec.items())
-
-    # ---------------------------------------------------------------- one change
-
-    def _execute(self, change: Change) -> tuple[Outcome, Mapping[str, Any] | None]:
-        kind = self.profile.kinds[change.kind]
-        body = substitute_refs(change.patch or {}, self._resolve)
-        if has_ref_marker(body):
-            return Outcome(change.address, change.action, "failed", "a referenced resource has no id"), None
-        idem = str(uuid.uuid4())
-        try:
-            if change.action is Action.DELETE:
-                return self._delete(change, kind, body, idem)
-            if change.action is Action.CREATE:
-                try:
-                    resource = self.client.create(kind, body, idempotency_key=idem)
-                except ConflictError as exc:
-                    # The key exists: perhaps our own earlier attempt whose answer was lost.
-                    # Adopt it when it already is what we declared; otherwise report.
-                    found = self.client.fetch_by_keys(kind, [change.key]).get(change.key)
-                    if found is not None and self._satisfies(change, found):
-                        return Outcome(change.address, change.action, "applied", "already existed", found.get("id")), found
-                    raise ConflictError(
-                        f"{change.address} already exists (created elsewhere since the plan); re-run plan",
-                        status=exc.status, code=exc.code,
-                    ) from exc
-            else:
-                assert change.id is not None
-                if_match = None
-                if self.guard_updates:
-                    moved, if_match = self._recheck(kind, change)
-                    if moved:
-                        return Outcome(change.address, change.action, "failed",
-                                       f"{moved}; not overwritten, re-run plan ({change.source})"), None
-                resource = self.client.update(kind, change.id, body, idempotency_key=idem, if_match=if_match)
-        except ApiError as exc:
-            if exc.status == 412:
-                return Outcome(change.address, change.action, "failed",
-                               f"{change.address} changed since the plan (the API refused the conditional write: "
-                               f"412); not overwritten, re-run plan ({change.source})"), None
-            return Outcome(change.address, change.action, "failed", f"{exc} ({change.source})"), None
-        return Outcome(change.address, change.action, "applied", "", resource.get("id")), resource
-
-    def _recheck(self, kind: Any, change: Change) -> tuple[str | None, str | None]:
-        """``(why it moved, None)`` when the resource changed since the plan, else ``(None, its ETag)``."""
-        assert change.id is not None
-        live, etag = self.client.get_with_etag(kind, change.id)
-        if live is None:
-            return f"{change.address} no longer exists", None
-        if live.get("updatedAt") != change.observed_updated_at:
-            return (f"{change.address} changed since the plan "
-                    f"(updatedAt {change.observed_updated_at} → {live.get('updatedAt')})"), None
-        return None, etag
-
-    def _delete(
-        self, change: Change, kind: Any, body: Mapping[str, Any], idem: str
-    ) -> tuple[Outcome, Mapping[str, Any] | None]:
-        """DELETE, or the profile's PATCH when ``change.patch`` is set. Already gone (404) is done."""
-        assert change.id is not None
-        try:
-            if change.patch is None:
-                self.client.delete(kind, change.id, idempotency_key=idem)
-            else:
-                self.client.update(kind, change.id, body, idempotency_key=idem)
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-            return Outcome(change.address, change.action, "applied", "already gone", change.id), None
-        return Outcome(change.address, change.action, "applied", "", change.id), None
-
     # ---------------------------------------------------------------- the run
 
     def run(self, plan: Plan) -> ApplyResult:
@@ -321,11 +237,7 @@ class Applier:
             for level in levels:
                 result.interrupted = self._run_level(pool, [work[a] for a in level], bad, result)
                 if result.interrupted:
-                    done = {o.address for o in result.outcomes}
-                    for address in [*work, *deletes]:
-                        if address not in done:
-                            result.outcomes.append(Outcome(address, (work.get(address) or deletes[address]).action,
-                                                           "interrupted"))
+                    self._not_attempted(result, [*work.values(), *deletes.values()])
                     break
             else:
                 result.interrupted = self._run_deletes(pool, deletes, delete_levels, reverse, bad, result)
@@ -337,17 +249,21 @@ class Applier:
         if bad:
             # Pruning is destructive: only from a state where every create and update went through.
             for address, change in deletes.items():
-                self._emit(result, Outcome(address, change.action, "skipped",
+                self._emit(result, Outcome(address, change.action, Status.SKIPPED,
                                            "not pruned because other changes failed; re-run apply"))
             return False
         for level in levels:
             if self._run_level(pool, [deletes[a] for a in level], bad, result, reverse):
-                done = {o.address for o in result.outcomes}
-                for address, change in deletes.items():
-                    if address not in done:
-                        result.outcomes.append(Outcome(address, change.action, "interrupted"))
+                self._not_attempted(result, deletes.values())
                 return True
         return False
+
+    @staticmethod
+    def _not_attempted(result: ApplyResult, changes: Iterable[Change]) -> None:
+        """After a stop: every change without an outcome yet was not attempted."""
+        done = {o.address for o in result.outcomes}
+        result.outcomes.extend(Outcome(c.address, c.action, Status.INTERRUPTED) for c in changes
+                               if c.address not in done)
 
     def _finish(self, change: Change, resource: Mapping[str, Any] | None) -> None:
         """Record a confirmed write in the state: a delete drops the entry."""
@@ -363,65 +279,55 @@ class Applier:
         if self._stop.is_set():
             self._announce(0)
             return True
-        pending: dict[Future[tuple[Outcome, Mapping[str, Any] | None]], Change] = {}
-        # Completions arrive on a queue, not through concurrent.futures.wait(): a
-        # KeyboardInterrupt raised inside wait() can leave the futures' locks held, and the
-        # pool's shutdown then hangs for ever (seen with SIGINT from a terminal).
-        finished: queue.SimpleQueue[Future[tuple[Outcome, Mapping[str, Any] | None]]] = queue.SimpleQueue()
+        writes: Completions[Change, Written] = Completions()
         for change in level:
             required = needs[change.address] if needs is not None else change.depends_on
             failed_deps = [d for d in required if d in bad]
             if failed_deps:
                 bad.add(change.address)
-                self._emit(result, Outcome(change.address, change.action, "skipped",
+                self._emit(result, Outcome(change.address, change.action, Status.SKIPPED,
                                            f"depends on {', '.join(failed_deps)}, which failed"))
                 continue
-            fut = pool.submit(self._execute, change)
-            pending[fut] = change
-            fut.add_done_callback(finished.put)
+            writes.submit(pool, change, self._writer.execute, change)
         try:
-            while pending:
+            while writes.pending:
                 if self._stop.is_set():
                     raise KeyboardInterrupt  # a graceful stop: handled below like an unhandled Ctrl-C
-                try:
-                    fut = finished.get(timeout=min(self.save_interval, 0.2))
-                except queue.Empty:
+                fut = writes.next(timeout=min(self.save_interval, 0.2))
+                if fut is None:
                     self._maybe_save()
                     continue
-                change = pending[fut]
+                change = writes.pending[fut]
                 outcome, resource = self._result(fut, change)
-                if outcome.status == "applied":
+                if outcome.status is Status.APPLIED:
                     self._finish(change, resource)
                 else:
                     bad.add(change.address)
                 self._emit(result, outcome)
                 # Only now: an interrupt before this line finds it still pending, below.
-                del pending[fut]
+                writes.done(fut)
                 self._maybe_save()
         except KeyboardInterrupt:
             # Stop starting new writes, let the ones in flight finish and record them.
             emitted = {o.address for o in result.outcomes}
-            for fut in pending:
-                fut.cancel()
-            in_flight = [(f, c) for f, c in pending.items() if not f.cancelled() and c.address not in emitted]
+            in_flight = [(f, c) for f, c in writes.cancel() if c.address not in emitted]
             self._announce(len(in_flight))
             for fut, change in in_flight:
                 outcome, resource = self._result(fut, change)
-                if outcome.status == "applied":
+                if outcome.status is Status.APPLIED:
                     self._finish(change, resource)
                 self._emit(result, outcome)
             return True
         return False
 
-    def _result(self, fut: Future[tuple[Outcome, Mapping[str, Any] | None]],
-                change: Change) -> tuple[Outcome, Mapping[str, Any] | None]:
+    def _result(self, fut: Future[Written], change: Change) -> Written:
         """A write's outcome. An unexpected error (not an API answer) means its effect is
         unknown and the next writes would likely meet it too: the resource fails and the run stops."""
         try:
             return fut.result()
         except Exception as exc:
             self._fail(f"{change.address}: {type(exc).__name__}: {exc}")
-            return Outcome(change.address, change.action, "failed", f"{exc} ({change.source})"), None
+            return Outcome(change.address, change.action, Status.FAILED, f"{exc} ({change.source})"), None
 
     def _emit(self, result: ApplyResult, outcome: Outcome) -> None:
         result.outcomes.append(outcome)

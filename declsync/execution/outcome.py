@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from declsync.execution.recovery import Delta
 from declsync.plan import Action
 
-__all__ = ["ApplyResult", "Outcome"]
+__all__ = ["ApplyResult", "Outcome", "Status"]
+
+
+class Status(StrEnum):
+    """What became of one change; the value is the word printed (``failed: Kind/key: …``)."""
+
+    APPLIED = "applied"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    # Not attempted: the run stopped (a signal or a fatal error) before it.
+    INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True)
 class Outcome:
     address: str
     action: Action
-    # applied | failed | skipped | interrupted
-    status: str
+    status: Status
     message: str = ""
     id: str | None = None
 
@@ -33,22 +43,22 @@ class ApplyResult:
     # Where ``unsaved`` was written for the next apply to merge (library applies write it).
     recovery_file: str | None = None
 
-    def count(self, status: str) -> int:
+    def count(self, status: Status | str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
     @property
     def ok(self) -> bool:
         return (not self.interrupted and self.fatal is None and self.unsaved is None
-                and all(o.status == "applied" for o in self.outcomes))
+                and all(o.status == Status.APPLIED for o in self.outcomes))
 
     def summary(self) -> str:
-        created = sum(1 for o in self.outcomes if o.status == "applied" and o.action is Action.CREATE)
-        updated = sum(1 for o in self.outcomes if o.status == "applied" and o.action is Action.UPDATE)
-        deleted = sum(1 for o in self.outcomes if o.status == "applied" and o.action is Action.DELETE)
+        created = sum(1 for o in self.outcomes if o.status == Status.APPLIED and o.action is Action.CREATE)
+        updated = sum(1 for o in self.outcomes if o.status == Status.APPLIED and o.action is Action.UPDATE)
+        deleted = sum(1 for o in self.outcomes if o.status == Status.APPLIED and o.action is Action.DELETE)
         done = f"{created} created, {updated} updated" + (f", {deleted} deleted" if deleted else "")
         text = f"Apply complete: {done}"
-        failed, skipped = self.count("failed"), self.count("skipped")
-        not_applied = self.count("interrupted")
+        failed, skipped = self.count(Status.FAILED), self.count(Status.SKIPPED)
+        not_applied = self.count(Status.INTERRUPTED)
         if failed or skipped:
             text = f"Apply finished with errors: {done}, {failed} failed, {skipped} skipped"
         if self.interrupted:

@@ -37,6 +37,7 @@ from typing import Any
 from declsync.errors import StateError
 from declsync.normalize import utc_now
 from declsync.state import State, StateEntry
+from declsync.state.atomic import create_file
 from declsync.state.backend import StateSession
 
 __all__ = ["FORMAT", "Delta", "Removal", "merge", "merge_file", "pending_files", "pick_up", "read_file",
@@ -84,18 +85,6 @@ def _encode(delta: Delta, state_path: Path, error: str) -> bytes:
     return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
-def _write_new(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-
-
 def write_recovery(state_path: Path, delta: Delta, error: str) -> Path | None:
     """Write ``delta`` next to the state, else in the working directory, else in the
     temporary directory; the path written, or None when every place refused."""
@@ -106,7 +95,7 @@ def write_recovery(state_path: Path, delta: Delta, error: str) -> Path | None:
               Path(tempfile.gettempdir()) / f"declsync-recovery-{stamp}-{os.getpid()}.json"]
     for path in places:
         try:
-            _write_new(path, data)
+            create_file(path, data)
         except OSError:
             continue
         return path

@@ -3,6 +3,7 @@ computed from moved: the state (lineage, serial) or any resource it changes."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from declsync.errors import StalePlanError
@@ -10,11 +11,22 @@ from declsync.plan import Action, Change, Plan
 from declsync.profile.model import Profile
 from declsync.state import State
 
-__all__ = ["check_stale"]
+__all__ = ["check_stale", "moved_since_plan"]
 
 
 class _Reader(Protocol):
     def fetch_by_keys(self, kind: Any, keys: list[str]) -> dict[str, dict[str, Any]]: ...
+
+
+def moved_since_plan(change: Change, live: Mapping[str, Any] | None) -> str | None:
+    """Why the resource an update or delete writes is no longer the one planned against
+    (``live``: as read now), or None. Checked for the whole plan before apply
+    (``check_stale``) and again right before each guarded PATCH (``ChangeWriter``)."""
+    if live is None:
+        return f"{change.address} no longer exists"
+    if live.get("updatedAt") != change.observed_updated_at:
+        return f"{change.address} changed since the plan (updatedAt {change.observed_updated_at} → {live.get('updatedAt')})"
+    return None
 
 
 def check_stale(plan: Plan, client: _Reader, profile: Profile, state: State, *, whole_state: bool = True) -> None:
@@ -46,9 +58,7 @@ def check_stale(plan: Plan, client: _Reader, profile: Profile, state: State, *, 
                 moved.append(f"{c.address} is now another resource (id {c.id} → {now.get('id')})")
             elif c.action is Action.CREATE and now is not None:
                 moved.append(f"{c.address} was created by someone else since the plan")
-            elif c.action is not Action.CREATE and now is None:
-                moved.append(f"{c.address} no longer exists")
-            elif c.action is not Action.CREATE and now is not None and now.get("updatedAt") != c.observed_updated_at:
-                moved.append(f"{c.address} changed since the plan (updatedAt {c.observed_updated_at} → {now.get('updatedAt')})")
+            elif c.action is not Action.CREATE and (why := moved_since_plan(c, now)) is not None:
+                moved.append(why)
     if moved:
         raise StalePlanError("stale plan: re-run plan. Nothing was applied.\n  " + "\n  ".join(moved), reasons=moved)

@@ -20,7 +20,6 @@ from typing import Any
 import yaml
 
 from declsync.errors import ManifestError, Problem
-from declsync.planning.sensitive import field_paths
 from declsync.profile.model import (
     FieldSpec,
     KindSpec,
@@ -29,6 +28,7 @@ from declsync.profile.model import (
     validate_body,
     validate_key,
 )
+from declsync.profile.paths import field_paths
 
 __all__ = ["Limits", "Resource", "discover", "load_manifests", "parse_file"]
 
@@ -379,6 +379,12 @@ def _yaml_type(value: Any) -> str | None:
     return None
 
 
+def _quote_hint(value: Any) -> str:
+    """The hint added to a problem with a value YAML did not read as the string it was meant to be."""
+    surprise = _yaml_type(value)
+    return f" (YAML read the unquoted value as {surprise}; quote it)" if surprise else ""
+
+
 def _to_json_values(value: Any, spec: FieldSpec | None) -> Any:
     """Turn YAML date-times in date-time fields into ISO strings (what the API speaks)."""
     if spec is None:
@@ -439,9 +445,7 @@ def _check_document(
     else:
         problem = validate_key(key)
         if problem:
-            surprise = _yaml_type(key)
-            if surprise:
-                problem += f" (YAML read the unquoted value as {surprise}; quote it)"
+            problem += _quote_hint(key)
             problems.append(Problem(display, at("key"), problem))
             ok = False
     spec = doc.get("spec", {})
@@ -463,10 +467,8 @@ def _check_document(
         return None
     for v in validate_body(kind, spec, "manifest"):
         message = f"{v.field}: {v.message}" if v.path else v.message
-        original = _value_at(doc.get("spec"), v.path)
-        surprise = _yaml_type(original)
-        if surprise and message.split(": ", 1)[-1].startswith("expected a string"):
-            message += f" (YAML read the unquoted value as {surprise}; quote it)"
+        if message.split(": ", 1)[-1].startswith("expected a string"):
+            message += _quote_hint(_value_at(doc.get("spec"), v.path))
         line_no = lines.get(tuple(v.path)) or _closest(lines, tuple(v.path), at("spec"))
         problems.append(Problem(display, line_no, message))
         ok = False
@@ -499,9 +501,7 @@ def _check_previous_keys(
     for item in value:
         problem = validate_key(item)
         if problem:
-            surprise = _yaml_type(item)
-            if surprise:
-                problem += f" (YAML read the unquoted value as {surprise}; quote it)"
+            problem += _quote_hint(item)
             problems.append(Problem(display, line, f"previousKeys: {problem}"))
             ok = False
         elif item == key:

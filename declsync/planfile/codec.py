@@ -25,8 +25,6 @@ what apply must send and record).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from functools import cache
 from importlib import resources
@@ -35,10 +33,11 @@ from typing import Any
 
 from declsync import __version__, scrub
 from declsync.errors import PlanFileError
-from declsync.plan import Action, Change, FieldChange, Plan
+from declsync.plan import Action, Change, FieldChange, Plan, Reason
 from declsync.planfile.jsonshape import ShapeError, check, describe
 from declsync.planfile.redact import redact_plan_document
 from declsync.planning.sensitive import mask_plan
+from declsync.state.atomic import replace_file
 
 __all__ = ["FILE_FORMAT", "FORMAT_VERSION", "decode", "dumps", "encode", "loads", "read", "schema", "write"]
 
@@ -107,16 +106,7 @@ def dumps(plan: Plan) -> str:
 
 def write(plan: Plan, path: str | Path) -> None:
     """Write ``plan`` to ``path`` atomically (a temp file renamed over it: never half a plan)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(dumps(plan))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_file(Path(path), dumps(plan).encode("utf-8"))
 
 
 # ---------------------------------------------------------------- migrations
@@ -177,7 +167,7 @@ def _to_plan(doc: Mapping[str, Any]) -> Plan:
             patch=c["patch"], before=c["before"], after=c["after"], spec=dict(c["spec"]),
             warnings=tuple(c["warnings"]),
             field_changes=tuple(
-                FieldChange(path=f["path"], before=f["before"], after=f["after"], reason=f["reason"],
+                FieldChange(path=f["path"], before=f["before"], after=f["after"], reason=Reason(f["reason"]),
                             drift=f.get("drift", False), details=tuple(f.get("details", ())))
                 for f in c["field_changes"]
             ),

@@ -1,18 +1,20 @@
-"""Checking a JSON document against the subset of JSON Schema that declsync's own
-shipped schemas use, with errors that name the place (``changes[3].action``).
+"""Checking a JSON document against a JSON Schema (``jsonschema``, draft 2020-12), with
+errors in declsync's words that name the place (``changes[3].action: "destroy" is not
+one of create, update, noop, delete``).
 
-``jsonschema`` would do, but it is a heavy import for every ``apply PLANFILE``; this
-subset keeps the shipped schema the single source of truth at a fraction of the cost.
-Supported keywords: ``type`` (one or a list), ``const``, ``enum``, ``properties``,
-``required``, ``additionalProperties: false``, ``items``, ``minimum``, ``minLength``
-and ``$ref`` to ``#/$defs/NAME``. A test checks that ``jsonschema`` agrees.
+``jsonschema`` is imported here, on first use, and only this module imports it: reading
+a plan file pays for it, ``declsync --help`` and ``import declsync`` do not
+(``tests/e2e/test_startup.py``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 __all__ = ["ShapeError", "check", "describe"]
 
@@ -26,23 +28,6 @@ class ShapeError(ValueError):
         super().__init__(f"{location}: {problem}" if location else problem)
 
 
-def _is_integer(value: Any) -> bool:
-    # As JSON Schema says: a number with no fractional part (1.0 is an integer), never a boolean.
-    if isinstance(value, float):
-        return value.is_integer()
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-_TYPES: dict[str, Callable[[Any], bool]] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "integer": _is_integer,
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-}
-
 _NAMES = {"object": "an object", "array": "a list", "string": "a string", "integer": "an integer",
           "number": "a number", "boolean": "true or false", "null": "null"}
 
@@ -53,79 +38,84 @@ def describe(value: Any) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
-def _child(location: str, name: str | int) -> str:
-    if isinstance(name, int):
-        return f"{location}[{name}]"
-    return f"{location}.{name}" if location else name
+def place(path: Sequence[str | int]) -> str:
+    """``("changes", 3, "action")`` → ``changes[3].action``."""
+    out = ""
+    for name in path:
+        if isinstance(name, int):
+            out += f"[{name}]"
+        else:
+            out = f"{out}.{name}" if out else name
+    return out
 
 
-def check(document: Any, schema: Mapping[str, Any], root: Mapping[str, Any] | None = None, location: str = "") -> None:
+def check(document: Any, schema: Mapping[str, Any]) -> None:
     """Raise ``ShapeError`` at the first place ``document`` breaks ``schema``."""
-    root = schema if root is None else root
-    ref = schema.get("$ref")
-    if isinstance(ref, str):
-        name = ref.removeprefix("#/$defs/")
-        check(document, root["$defs"][name], root, location)
-        return
-    for keyword, checker in _KEYWORDS.items():
-        if keyword in schema:
-            checker(document, schema, root, location)
+    from jsonschema import Draft202012Validator
+
+    error = next(iter(Draft202012Validator(schema).iter_errors(document)), None)
+    if error is not None:
+        raise _in_words(error)
 
 
-def _type(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any], location: str) -> None:
-    allowed = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-    if not any(_TYPES[t](value) for t in allowed):
-        raise ShapeError(location, f"expected {' or '.join(_NAMES[t] for t in allowed)}, found {describe(value)}")
+def _in_words(error: ValidationError) -> ShapeError:
+    path: list[str | int] = list(error.absolute_path)
+    words = _WORDS.get(str(error.validator))
+    if words is None:
+        return ShapeError(place(path), error.message)
+    schema: Any = error.schema
+    return words(_Failed(error.validator_value, error.instance, schema, path))
 
 
-def _const(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any], location: str) -> None:
-    const = schema["const"]
-    if isinstance(value, bool) != isinstance(const, bool) or value != const:
-        raise ShapeError(location, f"expected {describe(schema['const'])}, found {describe(value)}")
+class _Failed:
+    """One keyword's failure: its value in the schema, the value it refused, and where."""
+
+    def __init__(self, rule: Any, instance: Any, schema: Any, path: list[str | int]) -> None:
+        self.rule, self.instance, self.schema, self.path = rule, instance, schema, path
+
+    def error(self, problem: str) -> ShapeError:
+        return ShapeError(place(self.path), problem)
 
 
-def _enum(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any], location: str) -> None:
-    if not isinstance(value, str) or value not in schema["enum"]:
-        raise ShapeError(location, f"{describe(value)} is not one of {', '.join(schema['enum'])}")
+def _type(f: _Failed) -> ShapeError:
+    allowed = f.rule if isinstance(f.rule, list) else [f.rule]
+    return f.error(f"expected {' or '.join(_NAMES[t] for t in allowed)}, found {describe(f.instance)}")
 
 
-def _properties(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any], location: str) -> None:
-    if not isinstance(value, dict):
-        return
-    for name in schema.get("required", ()):
-        if name not in value:
-            raise ShapeError(location, f"required field {name!r} is missing")
-    known = schema["properties"]
-    for name, item in value.items():
-        if name in known:
-            check(item, known[name], root, _child(location, name))
-        elif schema.get("additionalProperties") is False:
-            raise ShapeError(_child(location, str(name)), "unknown field")
+def _const(f: _Failed) -> ShapeError:
+    return f.error(f"expected {describe(f.rule)}, found {describe(f.instance)}")
 
 
-def _items(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any], location: str) -> None:
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            check(item, schema["items"], root, _child(location, i))
+def _enum(f: _Failed) -> ShapeError:
+    return f.error(f"{describe(f.instance)} is not one of {', '.join(map(str, f.rule))}")
 
 
-def _minimum(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any], location: str) -> None:
-    if _TYPES["number"](value) and value < schema["minimum"]:
-        raise ShapeError(location, f"must be at least {schema['minimum']}, found {describe(value)}")
+def _required(f: _Failed) -> ShapeError:
+    missing = next(name for name in f.rule if name not in f.instance)
+    return f.error(f"required field {missing!r} is missing")
 
 
-def _min_length(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any], location: str) -> None:
-    if isinstance(value, str) and len(value) < schema["minLength"]:
-        raise ShapeError(location, "must not be empty")
+def _additional(f: _Failed) -> ShapeError:
+    known = f.schema.get("properties", {}) if isinstance(f.schema, Mapping) else {}
+    extra = next(str(name) for name in f.instance if name not in known)
+    return ShapeError(place([*f.path, extra]), "unknown field")
 
 
-# Checked in this order: the type first, so later keywords see a value of the right type.
-_KEYWORDS: dict[str, Callable[[Any, Mapping[str, Any], Mapping[str, Any], str], None]] = {
+def _minimum(f: _Failed) -> ShapeError:
+    return f.error(f"must be at least {f.rule}, found {describe(f.instance)}")
+
+
+def _min_length(f: _Failed) -> ShapeError:
+    return f.error("must not be empty")
+
+
+# jsonschema's keyword → declsync's words; another keyword keeps jsonschema's message.
+_WORDS: dict[str, Callable[[_Failed], ShapeError]] = {
     "type": _type,
     "const": _const,
     "enum": _enum,
-    "properties": _properties,
-    "items": _items,
+    "required": _required,
+    "additionalProperties": _additional,
     "minimum": _minimum,
     "minLength": _min_length,
 }

@@ -26,7 +26,7 @@ from deepdiff import DeepDiff
 from declsync.errors import PlanError, Problem
 from declsync.manifests.loader import Resource
 from declsync.normalize import values_equal
-from declsync.plan import Action, Change, FieldChange, Plan
+from declsync.plan import Action, Change, FieldChange, Plan, Reason
 from declsync.planning.mergepatch import apply_merge_patch, strip_nulls
 from declsync.planning.prune import PruneOptions, check_mass_delete, plan_prune
 from declsync.planning.refs import find_cycle, find_refs, substitute_refs
@@ -134,7 +134,7 @@ def _diff(
                     path=format_path(path),
                     before=shown,
                     after=d,
-                    reason="replaced" if is_array else "set",
+                    reason=Reason.REPLACED if is_array else Reason.SET,
                     drift=drift,
                     details=_array_details(format_path(path), shown, d) if is_array else (),
                 )
@@ -151,7 +151,7 @@ def _diff(
             patch[name] = None
             # Live differs from what declsync last applied: clearing it erases someone else's value.
             drift = not values_equal(applied[name], lv, spec)
-            out.changes.append(FieldChange(path=shown_path, before=lv, after=None, reason="removed", drift=drift,
+            out.changes.append(FieldChange(path=shown_path, before=lv, after=None, reason=Reason.REMOVED, drift=drift,
                                            last_applied=applied[name] if drift else None))
         else:
             out.warnings.append(

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from declsync.plan import Change, FieldChange, Plan
-from declsync.profile.model import FieldSpec, KindSpec, Profile
+from declsync.profile.model import KindSpec, Profile
 
 if TYPE_CHECKING:
     from declsync.manifests.loader import Resource
@@ -27,7 +27,6 @@ __all__ = [
     "MASK",
     "annotate",
     "contains_sensitive",
-    "field_paths",
     "is_sensitive",
     "mask_change",
     "mask_plan",
@@ -117,24 +116,6 @@ def mask_plan(plan: Plan) -> Plan:
     if not any(c.sensitive for c in plan.changes):
         return plan
     return dataclasses.replace(plan, changes=tuple(mask_change(c) for c in plan.changes))
-
-
-def field_paths(kind: KindSpec) -> list[str]:
-    """Every dotted field path of a kind, in profile order: fields, the fields of nested
-    objects, and the fields of array items (``stops.notes``)."""
-    out: list[str] = []
-
-    def walk(fields: Mapping[str, FieldSpec], prefix: str) -> None:
-        for name, spec in fields.items():
-            path = _join(prefix, name)
-            out.append(path)
-            if spec.type == "object":
-                walk(spec.fields, path)
-            elif spec.type == "array" and spec.items is not None and spec.items.type == "object":
-                walk(spec.items.fields, path)
-
-    walk(kind.fields, "")
-    return out
 
 
 def sensitive_for(kind: KindSpec, declared: Iterable[str] = ()) -> tuple[str, ...]:

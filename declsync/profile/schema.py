@@ -15,8 +15,8 @@ import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from declsync.planning.sensitive import field_paths
 from declsync.profile.model import KEY_MAX_LENGTH, FieldSpec, KindSpec, Profile
+from declsync.profile.paths import field_paths
 
 __all__ = ["SCHEMA_DIALECT", "SchemaMode", "field_schema", "manifest_schema", "nullable"]
 

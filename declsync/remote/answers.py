@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["REF_FIELDS", "answers_for", "has_more", "lone_surrogate_at", "shown", "twins"]
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["REF_FIELDS", "Answer", "answers_for", "has_more", "lone_surrogate_at", "shown", "twins"]
 
 # What a ``{path}/{ref}`` reference may be.
 REF_FIELDS = ("id", "friendlyId", "key")
@@ -16,6 +20,17 @@ REF_FIELDS = ("id", "friendlyId", "key")
 # as its UTF-8-style bytes (json.loads decodes bytes with 'surrogatepass').
 _SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer, fully read."""
+
+    method: str
+    path: str
+    status: int
+    headers: httpx.Headers
+    content: bytes
 
 
 def shown(value: Any) -> str:

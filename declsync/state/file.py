@@ -20,7 +20,6 @@ import fnmatch
 import json
 import os
 import socket
-import tempfile
 import time
 import uuid
 from collections.abc import Collection, Iterator
@@ -30,6 +29,7 @@ from typing import Any
 
 from declsync.errors import StateError, StateLockError
 from declsync.normalize import utc_now
+from declsync.state.atomic import replace_file, temp_pattern
 from declsync.state.model import FIX, State, StateEntry
 
 __all__ = ["DEFAULT_PATH", "LockedState", "StateStore"]
@@ -160,35 +160,10 @@ class StateStore:
             raise
 
     def _replace(self, data: bytes) -> None:
-        directory = self.path.parent
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+            replace_file(self.path, data)
         except OSError as exc:
             raise StateError(f"cannot write state file {self.path}: {exc.strerror}") from None
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            if isinstance(exc, OSError):
-                raise StateError(f"cannot write state file {self.path}: {exc.strerror}") from None
-            raise
-        # Make the rename itself durable.
-        try:
-            dir_fd = os.open(directory, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(dir_fd)
-        except OSError:
-            pass
-        finally:
-            os.close(dir_fd)
 
     # ---------------------------------------------------------------- locking
 
@@ -205,7 +180,7 @@ class StateStore:
 
     def _remove_stale_temp_files(self) -> None:
         """Temp files of this state file left by a killed save: under the lock, none is in use."""
-        pattern = f".{self.path.name}.*.tmp"
+        pattern = temp_pattern(self.path)
         with contextlib.suppress(OSError):
             for leftover in self.path.parent.glob(pattern):
                 with contextlib.suppress(OSError):

@@ -42,7 +42,7 @@ def lock_plan(session: StateSession, plan: Plan) -> None:
     """Lock what ``plan`` touches; refuse it if another apply changed those entries since it was made."""
     changed = session.lock(plan_addresses(plan))
     if changed:
-        shown = ", ".join(f"{k}/{n}" for k, n in sorted(changed)[:5]) + (", …" if len(changed) > 5 else "")
+        shown = _shown(changed)
         raise StalePlanError(f"stale plan: another apply recorded {shown} after this plan read the state; "
                              "nothing was applied, re-run")
 
@@ -52,5 +52,10 @@ def check_plan_entries(session: StateSession, plan: Plan) -> None:
     the plan read the state (serial ``plan.state_serial``), so disjoint plans never stale each other."""
     changed = session.written_since(plan_addresses(plan), plan.state_serial)
     if changed:
-        shown = ", ".join(f"{k}/{n}" for k, n in sorted(changed)[:5]) + (", …" if len(changed) > 5 else "")
+        shown = _shown(changed)
         raise StalePlanError(f"stale plan: the state of {shown} changed since the plan was made; re-run plan")
+
+
+def _shown(addresses: set[Address]) -> str:
+    """The first few addresses, sorted, for a stale-plan message."""
+    return ", ".join(f"{k}/{n}" for k, n in sorted(addresses)[:5]) + (", …" if len(addresses) > 5 else "")

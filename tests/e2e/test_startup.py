@@ -1,6 +1,7 @@
 """Start-up: the command line loads only what a command needs. The sandbox server stack
 (starlette, uvicorn) is for ``declsync sandbox`` and the embedded default; the planning
-stack (deepdiff, jsonpatch) for computing a plan; rich for nothing. Checked in a fresh
+stack (deepdiff, jsonpatch) for computing a plan; jsonschema for reading a saved plan; rich
+for nothing. Checked in a fresh
 interpreter each (``sys.modules`` on the way out), never by timing."""
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from .conftest import REPO
 
 SERVER = {"starlette", "uvicorn"}
 PLANNING = {"deepdiff", "jsonpatch"}
+# Validates a saved plan file: loaded only by the commands that read one.
+PLAN_FILE = {"jsonschema"}
 
 
 def loaded_by(code: str, cwd: Path = REPO) -> set[str]:
@@ -36,13 +39,13 @@ def cli(*args: str) -> str:
 def test_help_and_validate_load_neither_the_server_nor_the_planning_stack(code: str) -> None:
     loaded = loaded_by(code)
     # (rich is not ours to judge: httpx imports it for its own CLI whenever it is installed.)
-    assert not loaded & (SERVER | PLANNING), loaded & (SERVER | PLANNING)
+    assert not loaded & (SERVER | PLANNING | PLAN_FILE), loaded & (SERVER | PLANNING | PLAN_FILE)
 
 
 def test_plan_against_a_real_url_loads_no_server(sandbox, workdir: Path) -> None:
     loaded = loaded_by(cli("plan", "--api-url", sandbox.base_url), cwd=workdir)
     assert loaded >= PLANNING  # it did plan
-    assert not loaded & SERVER
+    assert not loaded & (SERVER | PLAN_FILE)
 
 
 def test_show_loads_neither_stack(sandbox, workdir: Path) -> None:
@@ -50,4 +53,5 @@ def test_show_loads_neither_stack(sandbox, workdir: Path) -> None:
 
     declsync.write_plan(declsync.plan(api_url=sandbox.base_url), "plan.json")
     loaded = loaded_by(cli("show", "plan.json"), cwd=workdir)
+    assert loaded >= PLAN_FILE  # it checked the file
     assert not loaded & (SERVER | PLANNING)

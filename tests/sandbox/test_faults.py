@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
@@ -67,29 +69,72 @@ def test_drop_after_commit_on_patch_and_delete(client: httpx.Client, sandbox: Sa
     assert sandbox.stats()["writes"] == 3
 
 
-def test_latency_is_added_and_concurrent_requests_overlap(sandbox: SandboxServer) -> None:
+class ServerWindows:
+    """Server-side times of each ``/v1`` request's added latency: it enters when the app counts
+    it (before the latency) and leaves at the fault check (right after). ``peak`` is the most
+    requests inside their latency at once. Both hooks run on the server's event loop thread.
+
+    No speed bound (a loaded machine must not fail these tests; speed is bench/'s business):
+    overlap is proven by a request entering while another is still inside its latency."""
+
+    def __init__(self, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        app = sandbox._app
+        assert app is not None
+        self.entered: list[float] = []
+        self.left: list[float] = []
+        self.peak = self._inside = 0
+        count, take_failure = app.stats.request, app.faults.take_failure
+
+        def enter(method: str) -> None:
+            self.entered.append(time.monotonic())
+            self._inside += 1
+            self.peak = max(self.peak, self._inside)
+            count(method)
+
+        def leave() -> Any:
+            self.left.append(time.monotonic())
+            self._inside -= 1
+            return take_failure()
+
+        monkeypatch.setattr(app.stats, "request", enter)
+        monkeypatch.setattr(app.faults, "take_failure", leave)
+
+    def shortest(self) -> float:
+        """A lower bound of the shortest stay: the i-th leave minus the i-th entry (sorted)."""
+        return min(b - a for a, b in zip(sorted(self.entered), sorted(self.left), strict=True))
+
+
+def test_latency_is_added_and_concurrent_requests_overlap(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    windows = ServerWindows(sandbox, monkeypatch)
     sandbox.set_latency(0.2)
+    start = threading.Barrier(8)
 
     def call(_: int) -> float:
-        started = time.perf_counter()
-        with httpx.Client(base_url=sandbox.base_url + "/") as c:
+        with httpx.Client(base_url=sandbox.base_url + "/", timeout=30) as c:
+            start.wait(timeout=30)
+            started = time.perf_counter()
             assert c.post("orders/filter", json={}).status_code == 200
-        return time.perf_counter() - started
+            return time.perf_counter() - started
 
-    started = time.perf_counter()
     with ThreadPoolExecutor(8) as pool:
         durations = list(pool.map(call, range(8)))
+    # The latency is added: every request took at least that long, as seen by both sides.
     assert min(durations) >= 0.2
-    assert time.perf_counter() - started < 0.8
+    assert len(windows.left) == 8 and windows.shortest() >= 0.2 - 0.01  # asyncio's timer granularity
+    # Concurrent requests overlap: one entered while another was still waiting out its latency.
+    assert windows.peak >= 2
 
 
-def test_concurrent_patches_overlap_their_latency(sandbox: SandboxServer) -> None:
-    """Latency is per request and overlaps across connections: 256 PATCHes at 20 ms
-    would take 5 s one after another. (Throughput itself is measured by bench/run.py.)"""
+def test_concurrent_patches_overlap_their_latency(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Latency is per request and overlaps across connections (shown by the server's own
+    times, not by a rate: throughput itself is measured by bench/run.py)."""
     workers, each = 32, 8
-    clients = [httpx.Client(base_url=sandbox.base_url + "/") for _ in range(workers)]
+    clients = [httpx.Client(base_url=sandbox.base_url + "/", timeout=30) for _ in range(workers)]
     for i, c in enumerate(clients):
         order(c, f"O-{i}")
+    windows = ServerWindows(sandbox, monkeypatch)
     sandbox.set_latency(0.02)
 
     def work(worker: int) -> None:
@@ -97,15 +142,14 @@ def test_concurrent_patches_overlap_their_latency(sandbox: SandboxServer) -> Non
             assert clients[worker].patch(f"orders/O-{worker}", json={"internalNotes": str(n)}).status_code == 200
 
     try:
-        started = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(work, range(workers)))
-        rate = workers * each / (time.perf_counter() - started)
     finally:
         for c in clients:
             c.close()
     assert sandbox.stats()["by_method"]["PATCH"] == workers * each
-    assert rate > 51.2, f"{rate:.0f} PATCH/s: requests did not overlap"
+    assert windows.shortest() >= 0.02 - 0.01
+    assert windows.peak >= 2, "requests did not overlap"
 
 
 def test_fail_rate_is_reproducible_with_a_seed() -> None:

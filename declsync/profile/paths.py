@@ -1,0 +1,33 @@
+"""The dotted field paths a kind declares (``stops.notes``): what a manifest's
+``sensitive:`` list may name, and what the manifest JSON Schema offers for it.
+
+Here, under ``profile/``, because it reads only the profile: the manifest loader and
+the schema use it without depending on the planning stage (and without the old
+``manifests`` ↔ ``sensitive`` import cycle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from declsync.profile.model import FieldSpec, KindSpec
+
+__all__ = ["field_paths"]
+
+
+def field_paths(kind: KindSpec) -> list[str]:
+    """Every dotted field path of a kind, in profile order: fields, the fields of nested
+    objects, and the fields of array items (``stops.notes``)."""
+    out: list[str] = []
+
+    def walk(fields: Mapping[str, FieldSpec], prefix: str) -> None:
+        for name, spec in fields.items():
+            path = f"{prefix}.{name}" if prefix else name
+            out.append(path)
+            if spec.type == "object":
+                walk(spec.fields, path)
+            elif spec.type == "array" and spec.items is not None and spec.items.type == "object":
+                walk(spec.items.fields, path)
+
+    walk(kind.fields, "")
+    return out
