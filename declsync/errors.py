@@ -113,12 +113,17 @@ class ManifestError(DeclsyncError):
         self.problems: list[Problem] = sorted(problems)
         n = len(self.problems)
         lines = [line for p in self.problems for line in (str(p), *(escape_controls(d) for d in p.detail))]
-        lines.append(f"{n} problem{'s' if n != 1 else ''} found in manifests; nothing was sent to the API.")
+        lines.append(f"{n} problem{'s' if n != 1 else ''} found in manifests; {self._nothing}")
         super().__init__("\n".join(lines))
+
+    _nothing = "nothing was sent to the API."
 
 
 class PlanError(ManifestError):
     """The manifests are valid on their own but cannot be planned against live state."""
+
+    # Planning reads from the API (reference lookups were sent): only writes did not happen.
+    _nothing = "nothing was written."
 
 
 class StateError(DeclsyncError):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from declsync.cli import main as cli_module
+from declsync.cli.output import use_colour
 from declsync.state import StateStore
 
 from .conftest import api, get, run
@@ -87,15 +87,15 @@ def test_markdown_and_compact_formats(sandbox, workdir: Path) -> None:
 def test_colour_follows_tty_no_color_and_flag(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     monkeypatch.delenv("NO_COLOR", raising=False)
-    assert cli_module._use_colour(False)
-    assert not cli_module._use_colour(True)
+    assert use_colour(False)
+    assert not use_colour(True)
     monkeypatch.setenv("NO_COLOR", "1")
-    assert not cli_module._use_colour(False)
+    assert not use_colour(False)
     monkeypatch.setenv("NO_COLOR", "")  # no-color.org: empty means unset
-    assert cli_module._use_colour(False)
+    assert use_colour(False)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
     monkeypatch.delenv("NO_COLOR")
-    assert not cli_module._use_colour(False)
+    assert not use_colour(False)
 
 
 def test_import_then_plan_shows_no_changes(sandbox, workdir: Path) -> None:

@@ -61,7 +61,7 @@ def _recover_here(server: SandboxServer, cwd: Path) -> dict[str, int]:
         assert "stale" in result.err, result.err
         match = LOCK_ID.search(result.err)
         assert match, result.err
-        unlock = run(["force-unlock", match.group(1)])
+        unlock = run(["force-unlock", "--force", match.group(1)])
         assert unlock.code == 0, unlock.all
         assert not (cwd / ".declsync" / "state.json.lock").exists()
         steps["unlocked"] = 1
