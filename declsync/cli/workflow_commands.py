@@ -258,5 +258,5 @@ def _execute(the_plan: Plan, target: Any, profile: Profile, locked: Any, paralle
 def show(planfile_path: str, fmt: str, no_color: bool, compact: bool, max_chars: int) -> int:
     """Show a saved plan (PLANFILE from `plan --out`) without contacting the API."""
     saved = planfile.read(planfile_path)
-    show_plan(saved, fmt, no_color, compact, max_chars, context=f"Target: {saved.target} (profile {saved.profile})")
+    show_plan(saved, fmt, no_color, compact, max_chars, context=f"Target: {saved.target} (profile {saved.profile}, saved plan {planfile_path})")
     return 0
