@@ -20,7 +20,7 @@ from declsync.planning.prune import path_scope
 from declsync.profile.model import load_profile
 from declsync.profile.schema import manifest_schema
 from declsync.profile.view import show_kind, show_profile
-from declsync.remote.target import open_target
+from declsync.cli.target import target as open_target_hinted
 from declsync.scrub import safe_text
 from declsync.state import StateEntry, open_backend, parse_lock_timeout
 
@@ -95,7 +95,7 @@ def import_(kind_name: str, keys: tuple[str, ...], all_: bool, out_dir: str, per
         raise click.UsageError("give the keys to import, or --all (not both)")
     store = open_backend(state_path)
     with store.locked(operation="import", lock_timeout=parse_lock_timeout(lock_timeout)) as locked, \
-            open_target(settings, profile, err) as target:
+            open_target_hinted(settings, profile) as target:
         recovery.pick_up(locked, recovery.base_for(store), err)
         done = workflow.import_kind(target.client, kind, keys, all_, out_dir=Path(out_dir), per=per, force=force,
                                     profile=profile, locked=locked, target=target.description)

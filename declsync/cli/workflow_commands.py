@@ -19,7 +19,7 @@ from declsync.manifests.loader import load_manifests
 from declsync.plan import Action, Plan
 from declsync.planfile import codec as planfile
 from declsync.profile.model import Profile, load_profile
-from declsync.remote.target import open_target
+from declsync.cli.target import target as open_target_hinted
 from declsync.render.progress import NullProgress, make_progress
 from declsync.state import open_backend, parse_lock_timeout
 
@@ -84,7 +84,7 @@ def plan(paths: tuple[str, ...], fmt: str, no_color: bool, out: str | None, deta
     store = open_backend(state_path)
     state = store.read()
     _warn_recovery_files(recovery.base_for(store))
-    with open_target(settings, profile, err) as target:
+    with open_target_hinted(settings, profile) as target:
         result = workflow.plan_resources(target.client, resources, profile, state, selection, target.description,
                                          prune=prune, progress=make_progress(), paths=_paths(paths))
     show_plan(result, fmt, no_color, compact, max_chars,
@@ -203,7 +203,7 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
     store = open_backend(state_path)
     verbose = bool(ctx.find_root().obj and ctx.find_root().obj.get("verbose"))
     with store.locked(operation="apply", lock_timeout=parse_lock_timeout(lock_timeout)) as locked, \
-            open_target(settings, profile, err) as target:
+            open_target_hinted(settings, profile) as target:
         recovery.pick_up(locked, recovery.base_for(store), err)
         context = context_line(target.description, profile.name, store.description)
         if saved is not None:
@@ -233,18 +233,19 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
 
 def _execute(the_plan: Plan, target: Any, profile: Profile, locked: Any, parallelism: int, verbose: bool,
              saved: bool) -> ApplyResult:
-    """Apply with a progress line on a terminal, or one log line per finished resource off it."""
+    """Apply with a progress line on a terminal, or one log line per finished resource off it
+    (stdout, with the results); ``-v`` prints each outcome on stderr instead."""
     bar = make_progress()
     log = outcome_logger() if isinstance(bar, NullProgress) else None
     total = sum(1 for c in the_plan.changes if c.action is not Action.NOOP)
     with bar.task("Applying", total) as tick:
 
         def progress(outcome: Outcome) -> None:
-            if log is not None:
-                log(outcome)
-            elif verbose:
+            if verbose:  # -v: every outcome on stderr, as it happens (terminal or not)
                 bar.clear()
                 err(f"  {outcome.status}: {outcome.address} {outcome.message}".rstrip(), strict=True)
+            elif log is not None:
+                log(outcome)
             tick(1)
 
         return workflow.execute(the_plan, target.client, profile, locked, parallelism=parallelism,
