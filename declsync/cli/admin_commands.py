@@ -13,6 +13,7 @@ import click
 from declsync import workflow
 from declsync.cli import options as opt
 from declsync.cli.output import err
+from declsync.cli.target import target as open_target_hinted
 from declsync.errors import ConfigError, DeclsyncError
 from declsync.execution import recovery
 from declsync.manifests.importer import Per
@@ -20,7 +21,6 @@ from declsync.planning.prune import path_scope
 from declsync.profile.model import load_profile
 from declsync.profile.schema import manifest_schema
 from declsync.profile.view import show_kind, show_profile
-from declsync.cli.target import target as open_target_hinted
 from declsync.scrub import safe_text
 from declsync.state import StateEntry, open_backend, parse_lock_timeout
 

@@ -12,6 +12,7 @@ import click
 from declsync import workflow
 from declsync.cli import options as opt
 from declsync.cli.output import context_line, err, outcome_logger, render_problems, show_plan
+from declsync.cli.target import target as open_target_hinted
 from declsync.errors import ConfigError, DeclsyncError, ManifestError
 from declsync.execution import recovery
 from declsync.execution.apply import ApplyResult, Outcome
@@ -19,7 +20,6 @@ from declsync.manifests.loader import load_manifests
 from declsync.plan import Action, Plan
 from declsync.planfile import codec as planfile
 from declsync.profile.model import Profile, load_profile
-from declsync.cli.target import target as open_target_hinted
 from declsync.render.progress import NullProgress, make_progress
 from declsync.state import open_backend, parse_lock_timeout
 
