@@ -20,7 +20,7 @@ from declsync.render.markdown import DEFAULT_MAX_CHARS, render_markdown
 from declsync.render.text import render_json, render_text
 from declsync.scrub import redact, safe_text
 
-__all__ = ["context_line", "err", "err_lines", "outcome_logger", "render_problems", "show_plan", "use_colour"]
+__all__ = ["context_line", "err", "err_lines", "err_or_out", "outcome_logger", "render_problems", "show_plan", "use_colour"]
 
 
 def err(message: str, *, strict: bool = False) -> None:
@@ -28,12 +28,24 @@ def err(message: str, *, strict: bool = False) -> None:
     If stderr is gone (its reader closed the pipe), later messages go nowhere instead of
     failing; ``strict`` re-raises that first failure (apply's progress under ``-v`` stops the
     apply on it)."""
+    global _stderr_gone
     try:
         click.echo(safe_text(message), err=True)
     except (OSError, ValueError):
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - replaces stderr until the process ends
+        _stderr_gone = True
         if strict:
             raise
+
+
+_stderr_gone = False
+
+
+def err_or_out(message: str) -> None:
+    """To stderr; to stdout once stderr is gone, so that a summary is never lost."""
+    err(message)
+    if _stderr_gone:
+        click.echo(safe_text(message))
 
 
 def err_lines(text: str) -> None:

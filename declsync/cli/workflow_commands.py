@@ -11,7 +11,7 @@ import click
 
 from declsync import workflow
 from declsync.cli import options as opt
-from declsync.cli.output import context_line, err, outcome_logger, render_problems, show_plan
+from declsync.cli.output import context_line, err, err_or_out, outcome_logger, render_problems, show_plan
 from declsync.cli.target import target as open_target_hinted
 from declsync.errors import ConfigError, DeclsyncError, ManifestError
 from declsync.execution import recovery
@@ -150,7 +150,7 @@ def _report(result: ApplyResult, state_path: Path) -> int:
         err(recovery.describe(recovery.relative(written) if written else None, state_path, result.unsaved,
                               result.save_error or ""))
     if result.interrupted:
-        err(result.summary())  # the interrupt summary is an error's: stderr
+        err_or_out(result.summary())  # the interrupt summary is an error's: stderr (stdout if stderr is gone)
     else:
         click.echo(result.summary())
     return 0 if result.ok else 1
