@@ -190,7 +190,7 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
           state_path: str, profile_path: str | None, lock_timeout: str, **kw: Any) -> int:
     """Plan and apply manifests (PATHS, default manifests/), or apply a saved plan (PLANFILE from
     `plan --out`) without asking: the saved plan is the approval."""
-    saved_path = next((p for p in paths if _is_plan_file(p)), None)
+    saved_path = paths[0] if paths and _is_plan_file(paths[0]) else None
     if saved_path is not None:
         _refuse_reshaping(ctx, paths)
     selection = opt.selection(kw)
