@@ -92,9 +92,16 @@ class Problem:
     file: str
     line: int
     message: str
+    # 1-based column where known (0: unknown), and lines shown under the message
+    # (the offending source line and a caret under the column).
+    column: int = 0
+    detail: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        return escape_controls(f"{self.file}:{self.line}: {self.message}")
+        where = self.file if self.line <= 0 else f"{self.file}:{self.line}"
+        if self.line > 0 and self.column > 0:
+            where += f":{self.column}"
+        return escape_controls(f"{where}: {self.message}")
 
 
 class ManifestError(DeclsyncError):
@@ -105,13 +112,18 @@ class ManifestError(DeclsyncError):
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems: list[Problem] = sorted(problems)
         n = len(self.problems)
-        lines = [str(p) for p in self.problems]
-        lines.append(f"{n} problem{'s' if n != 1 else ''} found in manifests; nothing was sent to the API.")
+        lines = [line for p in self.problems for line in (str(p), *(escape_controls(d) for d in p.detail))]
+        lines.append(f"{n} problem{'s' if n != 1 else ''} found in manifests; {self._nothing}")
         super().__init__("\n".join(lines))
+
+    _nothing = "nothing was sent to the API."
 
 
 class PlanError(ManifestError):
     """The manifests are valid on their own but cannot be planned against live state."""
+
+    # Planning reads from the API (reference lookups were sent): only writes did not happen.
+    _nothing = "nothing was written."
 
 
 class StateError(DeclsyncError):

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from declsync.errors import ManifestError, Problem
+from declsync.manifests.yaml_errors import syntax_problem
 from declsync.profile.model import (
     FieldSpec,
     KindSpec,
@@ -286,7 +287,9 @@ def parse_file(path: Path, display: str, limits: Limits, problems: list[Problem]
         what = exc.problem or str(exc)
         if "could not determine a constructor" in str(exc):
             what = f"{what.strip()}; tags that create objects are not allowed in manifests"
-        problems.append(Problem(display, line, f"invalid YAML: {what}"))
+            problems.append(Problem(display, line, f"invalid YAML: {what}"))
+        else:  # line, column, the line with a caret and a hint: declsync.manifests.yaml_errors
+            problems.append(syntax_problem(display, text, exc))
     except yaml.YAMLError as exc:
         problems.append(Problem(display, 1, f"invalid YAML: {exc}"))
     except RecursionError:
@@ -342,7 +345,7 @@ def discover(paths: Sequence[str | Path], problems: list[Problem]) -> list[tuple
                         continue  # the working directory's settings file, not a manifest
                     add(Path(root) / name)
         else:
-            problems.append(Problem(str(p), 0, "no such file or directory"))
+            problems.append(Problem(str(p), 0, "no such file or directory"))  # shown as "PATH: …"
     return found
 
 

@@ -145,7 +145,11 @@ class Profile:
 
 def suggest(word: str, choices: Any) -> str:
     """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    names = [str(c) for c in choices]
+    # Case is the usual slip (``mode: ftl`` for ``FTL``): compared case-insensitively.
+    by_fold = {n.casefold(): n for n in names}
+    close = difflib.get_close_matches(str(word).casefold(), list(by_fold), n=1, cutoff=0.6)
+    close = [by_fold[c] for c in close]
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

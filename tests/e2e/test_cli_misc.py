@@ -30,7 +30,7 @@ def test_force_unlock_a_stale_lock(sandbox, workdir: Path) -> None:
                                 "created_at": "2026-01-01T00:00:00Z", "id": "dead-beef"}))
     blocked = run(["apply", "--auto-approve", "--api-url", sandbox.base_url])
     assert blocked.code == 1 and "stale" in blocked.err and "dead-beef" in blocked.err
-    assert run(["force-unlock", "dead-beef"]).code == 0
+    assert run(["force-unlock", "--force", "dead-beef"]).code == 0
     assert run(["apply", "--auto-approve", "--api-url", sandbox.base_url]).code == 0
 
 

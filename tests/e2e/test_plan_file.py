@@ -73,8 +73,12 @@ def test_show_renders_a_saved_plan_as_plan_printed_it_without_the_api(sandbox, w
     if fmt == "json":
         # The JSON view keeps its own created_at etc.; the same view of the same plan.
         assert json.loads(shown.out) == json.loads(printed.out)
+    elif fmt == "markdown":
+        assert shown.out == printed.out  # the context line went to stderr
     else:
-        assert shown.out == printed.out
+        # The first line names what the plan touches: plan names the state, show the plan file.
+        assert shown.out.split("\n", 1)[0].endswith(", saved plan plan.json)")
+        assert shown.out.split("\n", 1)[1] == printed.out.split("\n", 1)[1]
     assert sandbox.stats()["total"] == before
     assert not Path(".declsync/sandbox.sqlite").exists()  # no embedded sandbox started either
 

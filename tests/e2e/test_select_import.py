@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from declsync.cli import main as cli_module
+from declsync.cli.output import use_colour
 from declsync.state import StateStore
 
 from .conftest import api, get, run
@@ -62,7 +62,7 @@ def test_apply_with_target_applies_only_the_selection(sandbox, workdir: Path) ->
     saved = workdir / "p.json"
     assert run(["plan", "--out", str(saved), *url(sandbox)]).code == 0
     refused = run(["apply", str(saved), "--target", "Order/*", "--auto-approve", *url(sandbox)])
-    assert refused.code == 1 and "a saved plan is applied whole" in refused.err
+    assert refused.code == 1 and "would change the saved plan" in refused.err
 
 
 def test_markdown_and_compact_formats(sandbox, workdir: Path) -> None:
@@ -79,7 +79,7 @@ def test_markdown_and_compact_formats(sandbox, workdir: Path) -> None:
     assert '~ status: "quoted" → "dispatched"  # drift: changed outside declsync' in md.out
     assert "8 unchanged resources not listed." in md.out and len(md.out) <= 5000
     compact = run(["plan", "--compact", *url(sandbox)])
-    assert compact.out.splitlines()[0] == "~ Order/ERP-ORDER-1001 (1 field, drift)"
+    assert compact.out.splitlines()[1] == "~ Order/ERP-ORDER-1001 (1 field, drift)"
     too_small = run(["plan", "--format", "markdown", "--max-chars", "10", *url(sandbox)])
     assert too_small.code == 1
 
@@ -87,15 +87,15 @@ def test_markdown_and_compact_formats(sandbox, workdir: Path) -> None:
 def test_colour_follows_tty_no_color_and_flag(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     monkeypatch.delenv("NO_COLOR", raising=False)
-    assert cli_module._use_colour(False)
-    assert not cli_module._use_colour(True)
+    assert use_colour(False)
+    assert not use_colour(True)
     monkeypatch.setenv("NO_COLOR", "1")
-    assert not cli_module._use_colour(False)
+    assert not use_colour(False)
     monkeypatch.setenv("NO_COLOR", "")  # no-color.org: empty means unset
-    assert cli_module._use_colour(False)
+    assert use_colour(False)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
     monkeypatch.delenv("NO_COLOR")
-    assert not cli_module._use_colour(False)
+    assert not use_colour(False)
 
 
 def test_import_then_plan_shows_no_changes(sandbox, workdir: Path) -> None:

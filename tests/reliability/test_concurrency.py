@@ -96,10 +96,10 @@ def test_lock_of_a_killed_process_is_stale_and_force_unlock_clears_it(sandbox: S
     blocked = run(["apply", "--auto-approve", *url])
     assert blocked.code == 1 and "Traceback" not in blocked.all
     assert "no longer exists: the lock is stale" in blocked.err and f"declsync force-unlock {lock_id}" in blocked.err
-    wrong = run(["force-unlock", "00000000-0000-0000-0000-000000000000"])
+    wrong = run(["force-unlock", "--force", "00000000-0000-0000-0000-000000000000"])
     assert wrong.code == 1 and "does not match" in wrong.err
     assert (workdir / ".declsync" / "state.json.lock").exists()
-    unlock = run(["force-unlock", lock_id])
+    unlock = run(["force-unlock", "--force", lock_id])
     assert unlock.code == 0, unlock.all
     assert not (workdir / ".declsync" / "state.json.lock").exists()
     quiet(sandbox)

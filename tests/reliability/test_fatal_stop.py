@@ -79,7 +79,7 @@ def test_signal_mid_apply_finishes_in_flight_writes_records_summarises_and_unloc
     assert "Traceback" not in err + stdout
     ack = ACK.search(err)
     assert ack, err[-2000:]
-    match = STOPPED.search(stdout)
+    match = STOPPED.search(err)  # the interrupt summary: stderr (issue 15)
     assert match, (stdout[-1000:], err[-1000:])
     created, _, failed, not_applied = map(int, match.groups())
     figures[f"stop_{signum.name}"] = {"resources": N, "created": created, "not_applied": not_applied,
@@ -177,7 +177,7 @@ def test_state_save_failing_stops_apply_and_writes_a_recovery_file_the_next_appl
     stdout, err = stdout_reader.text(), stderr_reader.text()
     assert code == 1, (code, stdout[-1000:], err[-2000:])
     assert "Traceback" not in stdout + err
-    match = STOPPED.search(stdout)
+    match = STOPPED.search(err)  # the interrupt summary: stderr (issue 15)
     assert match, (stdout[-1000:], err[-1000:])
     created = int(match.group(1))
     quiet(sandbox)

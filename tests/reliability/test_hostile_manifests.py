@@ -226,7 +226,7 @@ def test_hostile_files_are_refused_quickly_with_bounded_memory(tmp_path: Path, s
         lines = [line for line in err.splitlines() if f"hostile/{name}:" in line]
         # None: the YAML library words that problem; the promise is file:line, not its wording.
         assert lines and (message is None or message in lines[0]), (name, message, lines)
-        assert re.match(rf"(Error: )?hostile/{re.escape(name)}:\d+: ", lines[0]), lines[0]
+        assert re.match(rf"(Error: )?hostile/{re.escape(name)}:\d+(:\d+)?: ", lines[0]), lines[0]  # line, column where known
     assert seconds < 30 and 0 < rss_kb < 1024 * 1024, (seconds, rss_kb)
     # plan refuses the same before any request: not one reached the API.
     sandbox.reset_stats()

@@ -89,7 +89,7 @@ def test_no_command_leaks_a_secret(secured: SandboxServer, examples: Path, caplo
             lock_text = Path(state + ".lock").read_text()
             leaks.add("lock file", lock_text)
             cli(["apply", "--auto-approve", "--state", state], env, 1)
-            cli(["force-unlock", "--state", state, "not-the-id"], env, 1)
+            cli(["force-unlock", "--force", "--state", state, "not-the-id"], env, 1)
         leaks.add(f"state file ({name})", Path(state).read_text())
         for plan in (f"{name}.json", f"{name}-2.json", f"{name}-3.json"):
             leaks.add(f"saved plan {plan}", Path(plan).read_text())

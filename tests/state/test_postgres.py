@@ -187,7 +187,7 @@ def test_a_lock_names_its_holder_process_and_dies_with_it(pg_cluster: Any) -> No
 
 
 def test_force_unlock_explains_there_is_nothing_to_force(pg_cluster: Any) -> None:
-    result = run(["force-unlock", "some-id", "--state", pg_cluster.dsn(workspace=ws())])
+    result = run(["force-unlock", "--force", "some-id", "--state", pg_cluster.dsn(workspace=ws())])
     assert result.code == 1 and "releases a command's locks" in result.err
     assert pg_cluster.password not in result.all
 
