@@ -116,7 +116,7 @@ def test_drift_job_fails_after_an_out_of_band_change(sandbox_dir: tuple[SandboxS
     assert clean.code == 0, clean.all
     with httpx.Client(base_url=server.base_url + "/") as c:
         carrier: dict[str, Any] = c.get("carriers", params={"key": "CARR-SWIFTLINE"}).json()
-        assert c.patch(f"carriers/{carrier['id']}", json={"mcNumber": "MC-999999"}).status_code == 200
+        assert c.patch(f"carriers/{carrier['id']}", json={"type": "TRUCKLOAD", "mcNumber": "MC-999999"}).status_code == 200
     drifted = run([*drift, "--api-url", server.base_url])
     assert drifted.code == 2, drifted.all
     assert "~ Carrier/CARR-SWIFTLINE (1 field, drift)" in drifted.out
@@ -127,7 +127,8 @@ def test_pr_plan_of_a_large_change_fits_in_one_comment(sandbox_dir: tuple[Sandbo
     docs = [
         {"kind": "Customer", "key": f"BULK-{i:05d}",
          "spec": {"name": f"Bulk customer {i} " + "x" * 40, "status": "ACTIVE", "notes": "n" * (i % 200),
-                  "corporateAddress": {"line1": f"{i} Main St", "city": "Springfield", "country": "US"}}}
+                  "corporateAddress": {"line1": f"{i} Main St", "city": "Springfield", "country": "US",
+                                       "market": "Springfield"}}}
         for i in range(2500)
     ]
     (workdir / "manifests" / "bulk.yaml").write_text(yaml.safe_dump_all(docs))

@@ -111,7 +111,7 @@ class _NoLive:
 
 
 def test_profile_and_manifest_paths_reach_the_plan(tmp_path: Path) -> None:
-    raw = yaml.safe_load((Path(__file__).parents[1] / "declsync/profiles/mvmnt.yaml").read_text())
+    raw = yaml.safe_load((Path(__file__).parents[1] / "tests/fixtures/handwritten-mvmnt.yaml").read_text())
     raw["kinds"]["Carrier"]["fields"]["email"]["sensitive"] = True
     profile = parse_profile(raw, "test")
     f = write(tmp_path, "kind: Carrier\nkey: C-1\nsensitive: [notes]\n"

@@ -1,6 +1,6 @@
 """Resource profiles: what declsync (and its sandbox) know about each resource kind.
 
-A profile is data (``profiles/mvmnt.yaml`` is bundled; ``--profile FILE`` loads
+A profile is data (``profiles/mvmnt/``, OpenAPI documents, is bundled; ``--profile FILE`` loads
 another). This module parses it into frozen ``KindSpec`` / ``FieldSpec`` objects and
 validates request bodies and manifest specs against them. The same validator serves
 the client (manifest validation, before anything is sent) and the sandbox server
@@ -306,10 +306,16 @@ def load_profile(path: str | Path | None = None) -> Profile:
     return parse_profile(data, str(p))
 
 
+BUNDLED_PROFILE = Path(__file__).parent.parent / "profiles" / "mvmnt"
+
+
 @cache
 def default_profile() -> Profile:
-    text = (Path(__file__).parent.parent / "profiles" / "mvmnt.yaml").read_text(encoding="utf-8")
-    return parse_profile(yaml.safe_load(text), "mvmnt (bundled)")
+    """The bundled MVMNT profile: the published contract (customers, locations, carriers) and
+    declsync's own fragment for the guides' Order and Shipment, compiled like any OpenAPI directory."""
+    from declsync.profile.openapi import load_openapi_dir
+
+    return load_openapi_dir(BUNDLED_PROFILE)
 
 
 # --------------------------------------------------------------------------- validation

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from declsync.profile.model import KEY_MAX_LENGTH, KindSpec, Profile
+from declsync.profile.model import KEY_MAX_LENGTH, FieldSpec, KindSpec, Profile
 from declsync.profile.schema import field_schema, nullable
 
 __all__ = ["build_openapi"]
@@ -28,14 +28,44 @@ def _key_schema(is_nullable: bool) -> dict[str, Any]:
     return nullable(schema) if is_nullable else schema
 
 
-def _body_schema(kind: KindSpec, *, create: bool) -> dict[str, Any]:
+def _require_nested(schema: dict[str, Any], spec: FieldSpec) -> None:
+    """On create a nested object is new, so its required fields are required (a PATCH merges)."""
+    if spec.type != "object":
+        return
+    target = next((s for s in schema.get("anyOf", []) if s.get("type") == "object"), schema)
+    required = [n for n, sub in spec.fields.items() if sub.required]
+    if required:
+        target["required"] = required
+    for name, sub in spec.fields.items():
+        _require_nested(target["properties"][name], sub)
+
+
+def _body_schema(kind: KindSpec, *, create: bool, names: frozenset[str] | None = None) -> dict[str, Any]:
+    fields = {n: s for n, s in kind.fields.items() if names is None or n in names}
     props: dict[str, Any] = {"key": _key_schema(is_nullable=True)}
-    props.update({name: field_schema(spec, "write") for name, spec in kind.fields.items()})
+    props.update({name: field_schema(spec, "write") for name, spec in fields.items()})
+    if create:
+        for name, spec in fields.items():
+            _require_nested(props[name], spec)
     schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
-    required = [name for name, spec in kind.fields.items() if spec.required]
-    if create and required:
+    required = [name for name, spec in fields.items() if spec.required and create]
+    if names is not None and kind.discriminator and kind.discriminator not in required:
+        required.append(kind.discriminator)  # the contract's oneOf: every body names its variant
+    if required:
         schema["required"] = required
     return schema
+
+
+def _write_schema(kind: KindSpec, *, create: bool) -> dict[str, Any]:
+    """The body schema; a discriminated kind's is a oneOf of its variants, as the contract's."""
+    if not kind.discriminator or not kind.variants:
+        return _body_schema(kind, create=create)
+    variants = []
+    for value, names in kind.variants.items():
+        variant = _body_schema(kind, create=create, names=names | {kind.discriminator})
+        variant["properties"][kind.discriminator] = {"type": "string", "enum": [value]}
+        variants.append(variant)
+    return {"oneOf": variants}
 
 
 def _resource_schema(kind: KindSpec) -> dict[str, Any]:
@@ -165,6 +195,10 @@ def _kind_paths(kind: KindSpec, auth: bool) -> dict[str, Any]:
     errors = _common_errors(auth)
     resource = {"description": f"The {name}", "content": {JSON: {"schema": _ref(name)}}}
     reused = _error_response("Idempotency-Key reused with a different request")
+    if kind.validation_status == 422:
+        # Customers answer invalid bodies with 422 (the contract), as a reused key is.
+        reused = {"description": "Invalid body, or Idempotency-Key reused with a different request",
+                  "content": {JSON: {"schema": {"anyOf": [_ref("ValidationError"), _ref("Error")]}}}}
     too_large = _error_response("Body larger than 8 MiB")
     collection = {
         "get": {
@@ -201,6 +235,7 @@ def _kind_paths(kind: KindSpec, auth: bool) -> dict[str, Any]:
             "responses": {
                 "200": {"description": "One page", "content": {JSON: {"schema": page}}},
                 "400": _invalid("Invalid filter"),
+                str(kind.validation_status): _invalid("Invalid filter"),
                 "413": too_large,
                 **errors,
             },
@@ -289,8 +324,8 @@ def build_openapi(profile: Profile, *, auth: bool = False) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for kind in profile.kinds.values():
         schemas[kind.name] = _resource_schema(kind)
-        schemas[f"{kind.name}Create"] = _body_schema(kind, create=True)
-        schemas[f"{kind.name}Patch"] = _body_schema(kind, create=False)
+        schemas[f"{kind.name}Create"] = _write_schema(kind, create=True)
+        schemas[f"{kind.name}Patch"] = _write_schema(kind, create=False)
         paths.update(_kind_paths(kind, auth))
     schemas.update(_error_schemas())
     schemas.update(_filter_schemas())

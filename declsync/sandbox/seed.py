@@ -22,7 +22,9 @@ __all__ = ["DEMO_PREFIX", "DEMO_RESOURCES", "SeedResult", "seed_demo"]
 
 DEMO_PREFIX = "DEMO-"
 
-_ACME_HQ = {"line1": "100 Market St", "city": "Chicago", "state": "IL", "postalCode": "60601", "country": "US"}
+# The contract's AddressInput: line1, city, country and market required; coordinates are strings.
+_ACME_HQ = {"line1": "100 Market St", "city": "Chicago", "country": "US", "market": "Chicago",
+            "latitude": "41.8819", "longitude": "-87.6278"}
 
 # (kind, body with key). {"$ref": "Kind/KEY"} stands for that resource's id, for
 # fields that take a plain id (Location.customerId); reference fields use {key}.

@@ -12,6 +12,7 @@ import pytest
 from .conftest import run
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "plan_v1"
+HANDWRITTEN = Path(__file__).resolve().parents[1] / "fixtures" / "handwritten-mvmnt.yaml"
 
 
 @pytest.mark.parametrize("content", ['"just a string"', "[]", "42", "null", '{"format_version": 1, "changes": "x"}',
@@ -37,15 +38,19 @@ def _project(tmp: Path, with_state: bool) -> None:
             shutil.copy(FIXTURES / name, tmp / ".declsync" / name)
 
 
-def test_a_plan_saved_by_format_version_1_still_applies(workdir: Path) -> None:
-    """Written by 0.1.0 (tests/fixtures/plan_v1), against the embedded sandbox it was made for."""
+def test_a_plan_saved_by_format_version_1_still_applies(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Written by 0.1.0 (tests/fixtures/plan_v1), against the embedded sandbox it was made for,
+    with the hand-written profile of that time (the bundled one now follows the MVMNT contract)."""
+    monkeypatch.setenv("DECLSYNC_PROFILE", str(HANDWRITTEN))
     shutil.copy(FIXTURES / "plan-create.json", "plan.json")
     created = run(["apply", "plan.json", "--auto-approve"])
     assert created.code == 0, created.all
     assert "Apply complete: 9 created, 0 updated." in created.out
 
 
-def test_a_version_1_plan_with_updates_and_a_prune_applies_against_its_own_state(workdir: Path) -> None:
+def test_a_version_1_plan_with_updates_and_a_prune_applies_against_its_own_state(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DECLSYNC_PROFILE", str(HANDWRITTEN))
     shutil.rmtree("manifests")
     _project(workdir, with_state=True)
     shutil.copy(FIXTURES / "plan-update.json", "plan.json")

@@ -130,7 +130,7 @@ def test_rename_keeps_the_resource(sandbox, workdir: Path) -> None:
     doc = json.loads(plan.out)
     (rename,) = [c for c in doc["changes"] if c["kind"] == "Carrier"]
     assert rename["action"] == "update" and rename["previous_key"] == "CARR-SWIFTLINE"
-    assert rename["patch"] == {"key": "CARR-SWIFT", "isHazmat": True} and rename["id"] == before["id"]
+    assert rename["patch"] == {"type": "TRUCKLOAD", "key": "CARR-SWIFT", "isHazmat": True} and rename["id"] == before["id"]
     assert doc["summary"]["create"] == 0 and doc["summary"]["delete"] == 0
     text = run(["plan", *url(sandbox)]).out
     assert f"  ~ rename Carrier/CARR-SWIFTLINE → CARR-SWIFT (id {before['id']})" in text

@@ -192,9 +192,11 @@ def inventory(server: SandboxServer, kind: str) -> list[dict[str, Any]]:
             assert answer.status_code == 200, answer.text
             page = answer.json()
             items.extend(page["data"])
-            if not page["pageInfo"]["hasNextPage"]:
+            # The envelope each resource's contract names: pagination (customers) or pageInfo.
+            info = page.get("pageInfo") or page["pagination"]
+            if not info["hasNextPage"]:
                 return items
-            cursor = page["pageInfo"]["endCursor"]
+            cursor = info["endCursor"]
     raise AssertionError("filter paging did not end")
 
 

@@ -46,7 +46,7 @@ def one_customer(workdir: Path) -> Path:
     """One declared Customer; ``get.yaml`` is the bundled profile with GET ?key= lookups."""
     (workdir / "manifests").mkdir()
     (workdir / "manifests" / "customers.yaml").write_text(MANIFEST)
-    profile = (REPO / "declsync" / "profiles" / "mvmnt.yaml").read_text()
+    profile = (REPO / "tests" / "fixtures" / "handwritten-mvmnt.yaml").read_text()
     (workdir / "get.yaml").write_text(profile.replace("lookup: {filter: true, pageSize: 250}", "lookup: {filter: false}"))
     return workdir
 

@@ -75,7 +75,12 @@ def test_defaults_are_filled_including_nested_and_array_items(client: httpx.Clie
         "weight": 100, "handlingUnits": None, "handlingUnitType": None, "commodityDescription": None, "hazmat": False,
     }
     carrier = created(client.post("carriers", json={"name": "Fast", "type": "LTL"}))
-    assert carrier["status"] == "ACTIVE" and carrier["equipments"] == [] and carrier["isHazmat"] is None
+    assert carrier["equipments"] is None and carrier["isHazmat"] is None
+    # The contract's address defaults (AddressInput) are filled in nested objects too.
+    address = {"line1": "1 Main St", "city": "Chicago", "country": "US", "market": "Chicago"}
+    acme = created(client.post("customers", json={"key": "C-1", "name": "Acme", "status": "NEW",
+                                                  "corporateAddress": address}))
+    assert acme["corporateAddress"]["obeysDst"] is True and acme["corporateAddress"]["isSmartyValidated"] is False
 
 
 def test_computed_sum_of_charges(client: httpx.Client) -> None:

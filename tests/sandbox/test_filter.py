@@ -71,7 +71,7 @@ def test_default_page_size_is_50(client: httpx.Client, sandbox: SandboxServer) -
         sandbox.app.service.create(kind, {"key": f"C{i}", "name": "n", "status": "NEW"})
     page = client.post("customers/filter", json={}).json()
     assert len(page["data"]) == 50
-    assert page["pageInfo"]["pageSize"] == 50 and page["pageInfo"]["hasNextPage"] is True
+    assert page["pagination"]["pageSize"] == 50 and page["pagination"]["hasNextPage"] is True
 
 
 @pytest.mark.parametrize(

@@ -28,9 +28,11 @@ def test_served_document_covers_every_kind(sandbox: SandboxServer) -> None:
         item = doc["paths"][f"/v1/{kind.path}/{{ref}}"]
         assert {"get", "patch", "delete"} <= set(item)
         assert {kind.name, f"{kind.name}Create", f"{kind.name}Patch"} <= set(schemas)
-        create = schemas[f"{kind.name}Create"]
-        assert sorted(create.get("required", [])) == sorted(n for n, f in kind.fields.items() if f.required)
-        assert "id" not in create["properties"] and "key" in create["properties"]
+        # A discriminated kind's body is a oneOf of its variants (as the contract's), each naming its type.
+        for create in schemas[f"{kind.name}Create"].get("oneOf") or [schemas[f"{kind.name}Create"]]:
+            wanted = {n for n, f in kind.fields.items() if f.required} | ({kind.discriminator} - {None})
+            assert set(create.get("required", [])) == wanted
+            assert "id" not in create["properties"] and "key" in create["properties"]
         assert set(kind.computed) <= set(schemas[kind.name]["properties"])
     for name in ("Error", "ValidationError", "Conflict", "PreconditionFailed", "FilterRequest"):
         assert name in schemas

@@ -162,7 +162,7 @@ def _kind(c: Collection, ctx: FieldContext, extra: Mapping[str, Any]) -> KindSpe
         path=c.path,
         fields=fields,
         read_only=frozenset(read_only - set(fields)),
-        computed={},
+        computed=_computed(c.name, extra.get("computed") or {}, fields),
         friendly_id_prefix=str(extra.get("friendlyIdPrefix", "")),
         lookup_filter=c.lookup_filter,
         page_size=page_size,
@@ -173,6 +173,18 @@ def _kind(c: Collection, ctx: FieldContext, extra: Mapping[str, Any]) -> KindSpe
         discriminator=disc if disc in fields else None,
         variants=variants,
     )
+
+
+def _computed(kind: str, raw: Mapping[str, Any], fields: Mapping[str, FieldSpec]) -> dict[str, FieldSpec]:
+    """Overlay ``computed: {NAME: ARRAY.FIELD}``: a read-only number the server sums."""
+    out = {}
+    for name, total in raw.items():
+        array, _, item = str(total).partition(".")
+        spec = fields.get(array)
+        if spec is None or spec.items is None or item not in spec.items.fields:
+            raise ProfileError(f"kind {kind}: computed.{name}: {total!r} is not ARRAY.FIELD of a declared array")
+        out[str(name)] = FieldSpec(name=str(name), type="number", nullable=True, sum=str(total))
+    return out
 
 
 def _check_ref_kinds(kinds: Mapping[str, KindSpec], where: str) -> None:

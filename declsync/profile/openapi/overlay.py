@@ -14,6 +14,7 @@ of documents), the file winning::
         readOnly: [rating]
         pageSize: 100
         path: books                   # names a kind whose GET answers with an inline schema
+        computed: {total: items.price}  # read-only number the server sums over an array's field
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ _KIND_SETTINGS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "refKinds": (Mapping, "a mapping of field name to kind"),
     "readOnly": (list, "a list of field names"),
     "pageSize": (int, "an integer between 1 and 1000"),
+    "computed": (Mapping, "a mapping of field name to ARRAY.FIELD (the number field it sums)"),
 }
 _TOP = frozenset({"name", "kinds"})
 
