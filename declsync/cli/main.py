@@ -24,6 +24,7 @@ from declsync.errors import ConfigError, DeclsyncError, MassDeleteError, PlanFil
 from declsync.execution import recovery
 from declsync.execution.apply import ApplyResult, Outcome
 from declsync.execution.interrupt import interrupts_raise
+from declsync.manifests.cache import ManifestCache
 from declsync.manifests.importer import Per
 from declsync.manifests.loader import load_manifests
 from declsync.plan import Action, Plan
@@ -182,10 +183,12 @@ def _settings(kw: dict[str, Any]) -> Settings:
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="declsync")
 @click.option("-v", "--verbose", is_flag=True, help="More detail on errors.")
+@click.option("--no-cache", is_flag=True, help="Parse every manifest again, ignoring the parse cache "
+                                               "(.declsync/cache/, safe to delete).")
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool) -> None:
+def cli(ctx: click.Context, verbose: bool, no_cache: bool) -> None:
     """declsync: declarative YAML manifests for the MVMNT API — plan, review, apply."""
-    ctx.obj = {"verbose": verbose}
+    ctx.obj = {"verbose": verbose, "no_cache": no_cache}
 
 
 cli.add_command(sandbox_group, "sandbox")
@@ -194,8 +197,20 @@ cli.add_command(state_group, "state")
 
 def _load(paths: Sequence[str], profile_path: str | None) -> tuple[Profile, list[Any]]:
     profile = load_profile(profile_path)
-    resources = load_manifests(list(paths) or ["manifests"], profile)
-    return profile, resources
+    return profile, _load_manifests(paths, profile)
+
+
+def _load_manifests(paths: Sequence[str], profile: Profile) -> list[Any]:
+    """Manifests through the parse cache (unless ``--no-cache``); its notes shown under -v."""
+    ctx = click.get_current_context(silent=True)
+    obj = (ctx.find_root().obj if ctx is not None else None) or {}
+    cache = None if obj.get("no_cache") else ManifestCache()
+    try:
+        return load_manifests(list(paths) or ["manifests"], profile, cache=cache)
+    finally:
+        if cache is not None and obj.get("verbose"):
+            for note in cache.notes:
+                _err(note)
 
 
 @cli.command()
@@ -325,7 +340,7 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
         raise ConfigError("--target/--exclude/--kind select what to plan; a saved plan is applied whole "
                           "(make it with `declsync plan --target … --out FILE`)")
     profile = load_profile(profile_path)
-    resources = None if saved is not None else load_manifests(list(paths) or ["manifests"], profile)
+    resources = None if saved is not None else _load_manifests(paths, profile)
     store = open_backend(state_path)
     verbose = bool(ctx.obj and ctx.obj.get("verbose"))
     with store.locked(operation="apply", lock_timeout=parse_lock_timeout(lock_timeout)) as locked, \

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -29,6 +29,9 @@ from declsync.profile.model import (
     validate_body,
     validate_key,
 )
+
+if TYPE_CHECKING:
+    from declsync.manifests.cache import ManifestCache
 
 __all__ = ["Limits", "Resource", "discover", "load_manifests", "parse_file"]
 
@@ -366,6 +369,22 @@ def _lines_for(data: Any, key_lines: dict[int, dict[Any, int]], prefix: PathT, o
             _lines_for(v, key_lines, (*prefix, i), out)
 
 
+def _kept_lines(spec: Any, key_lines: dict[int, dict[Any, int]], ref_fields: Sequence[str]) -> dict[PathT, int]:
+    """The lines of the spec's fields, and of paths up to 3 deep inside reference fields."""
+    out: dict[PathT, int] = {}
+    if not isinstance(spec, dict):
+        return out
+    top = key_lines.get(id(spec), {})
+    for k, v in spec.items():
+        if k in top:
+            out[(k,)] = top[k]
+        if k in ref_fields and isinstance(v, dict | list):
+            inner: dict[PathT, int] = {}
+            _lines_for(v, key_lines, (k,), inner)
+            out.update((p, n) for p, n in inner.items() if len(p) <= 3)
+    return out
+
+
 def _yaml_type(value: Any) -> str | None:
     """What YAML turned an unquoted scalar into, when that is a likely surprise."""
     if isinstance(value, bool):
@@ -453,15 +472,23 @@ def _check_document(
     if kind is None:
         return None
     spec = {k: _to_json_values(v, kind.fields.get(k)) if isinstance(k, str) else v for k, v in spec.items()}
-    lines: dict[PathT, int] = {}
-    _lines_for(doc.get("spec") or {}, key_lines, (), lines)
+    # Only the lines later stages can ask for (fields, and the references inside them;
+    # line_of() falls back to the closest ancestor for anything else): the full map is
+    # built only when there is a problem to place.
+    kept = _kept_lines(doc.get("spec") or {}, key_lines, kind.ref_fields)
+    lines: Mapping[PathT, int] = kept
     non_str = [k for k in spec if not isinstance(k, str)]
     for k in non_str:
         problems.append(Problem(display, lines.get((k,), at("spec")), f"field name {k!r} must be a string"))
         ok = False
     if non_str:
         return None
-    for v in validate_body(kind, spec, "manifest"):
+    violations = validate_body(kind, spec, "manifest")
+    if violations:
+        full: dict[PathT, int] = {}
+        _lines_for(doc.get("spec") or {}, key_lines, (), full)
+        lines = full
+    for v in violations:
         message = f"{v.field}: {v.message}" if v.path else v.message
         original = _value_at(doc.get("spec"), v.path)
         surprise = _yaml_type(original)
@@ -476,9 +503,6 @@ def _check_document(
     if not ok or sensitive is None or previous is None or lifecycle is None:
         return None
     assert isinstance(key, str)
-    # Keep only the lines later stages can ask for (fields, and the references inside
-    # them); line_of() falls back to the closest ancestor for anything else.
-    kept = {p: n for p, n in lines.items() if len(p) == 1 or (len(p) <= 3 and p[0] in kind.ref_fields)}
     return Resource(kind=kind.name, key=key, spec=spec, file=display, line=line, lines=kept, sensitive=sensitive,
                     previous_keys=previous, prevent_destroy=lifecycle[0], ignore_fields=lifecycle[1],
                     top_lines={str(k): v for k, v in top.items()})
@@ -672,17 +696,42 @@ def _check_renames(resources: Sequence[Resource], declared: Mapping[tuple[str, s
     return problems
 
 
+def _load_cached(
+    files: list[tuple[Path, str]], profile: Profile, limits: Limits, cache: ManifestCache | None
+) -> list[tuple[list[Resource], list[Problem]]]:
+    """Per file (in order): its resources and problems, from ``cache`` where it has them."""
+    if cache is None:
+        return _load_all(files, profile, limits)
+    cache.bind(profile, limits)
+    results: list[tuple[list[Resource], list[Problem]] | None] = []
+    misses: list[tuple[int, str | None]] = []
+    for i, (path, display) in enumerate(files):
+        digest, cached = cache.get(path, display, limits)
+        results.append(None if cached is None else (cached, []))
+        if cached is None:
+            misses.append((i, digest))
+    parsed = _load_all([files[i] for i, _ in misses], profile, limits)
+    for (i, digest), result in zip(misses, parsed, strict=True):
+        results[i] = result
+        if digest is not None and not result[1]:  # only clean files: errors always come from a real parse
+            cache.put(digest, files[i][0], files[i][1], limits, result[0])
+    return [r for r in results if r is not None]
+
+
 def load_manifests(
-    paths: Sequence[str | Path], profile: Profile, limits: Limits | None = None
+    paths: Sequence[str | Path], profile: Profile, limits: Limits | None = None, *,
+    cache: ManifestCache | None = None,
 ) -> list[Resource]:
     """Load and validate every manifest under ``paths``; raise ``ManifestError`` with
-    all problems if there is any (so nothing is planned from a partly valid set)."""
+    all problems if there is any (so nothing is planned from a partly valid set).
+    ``cache``: reuse per-file results of earlier runs (``declsync.manifests.cache``);
+    cross-file checks (uniqueness, renames) always run on the whole set."""
     limits = limits or Limits()
     problems: list[Problem] = []
     files = discover(paths, problems)
     resources: list[Resource] = []
     first_seen: dict[tuple[str, str], Resource] = {}
-    for file_resources, file_problems in _load_all(files, profile, limits):
+    for file_resources, file_problems in _load_cached(files, profile, limits, cache):
         problems.extend(file_problems)
         for res in file_resources:
             ident = (res.kind, res.key)
