@@ -96,6 +96,9 @@ class Scenario:
         self.server.reset_stats()
         wall, cpu, rss, _ = _run_measured(cmd, self.env, self.tmp)
         requests = int(self.server.stats()["total"])
+        # Each row as soon as it is measured: a long --scale run shows (and keeps) its progress.
+        print(f"  {name}: N={n} wall {wall:.2f} s, cpu {cpu:.2f} s, peak {rss:.1f} MB, {requests} requests",
+              file=sys.stderr, flush=True)
         return Measurement(name, n, round(wall, 2), round(cpu, 2), round(rss, 1), requests, note)
 
     def close(self) -> None:
