@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from declsync import __version__
-from declsync.manifests.loader import Limits, Resource
+from declsync.manifests.resource import Resource
+from declsync.manifests.yamlload import Limits
 from declsync.profile.model import Profile
 
 __all__ = ["DEFAULT_CACHE_DIR", "ManifestCache"]
