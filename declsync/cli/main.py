@@ -38,7 +38,7 @@ from declsync.remote.client import DEFAULT_DEADLINE, DEFAULT_REQUEST_TIMEOUT
 from declsync.remote.target import Settings, open_target
 from declsync.render.markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS, render_markdown
 from declsync.render.progress import make_progress
-from declsync.render.text import render_json, render_text
+from declsync.render.text import render_text, write_json
 from declsync.sandbox.cli import sandbox_group
 from declsync.scrub import register_secret, safe_text
 from declsync.state import StateEntry, open_backend, parse_lock_timeout
@@ -230,7 +230,9 @@ def _write_plan_file(plan: Plan, out: str) -> None:
 def _show_plan(plan: Plan, fmt: str, no_color: bool, compact: bool = False,
                max_chars: int = DEFAULT_MAX_CHARS) -> None:
     if fmt == "json":
-        click.echo(render_json(plan), nl=False)
+        # Streamed: a 100,000-change plan is never one string in memory.
+        write_json(plan, sys.stdout)
+        sys.stdout.flush()
     elif fmt == "markdown":
         click.echo(render_markdown(plan, max_chars=max_chars), nl=False)
     else:

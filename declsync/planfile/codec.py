@@ -96,13 +96,17 @@ def encode(plan: Plan) -> dict[str, Any]:
     }
 
 
-def dumps(plan: Plan) -> str:
+def _document(plan: Plan) -> dict[str, Any]:
     doc = encode(plan)
     if scrub.DEFAULT.active:
         # The same rule as the JSON view: secrets redacted from display fields, and a plan
         # whose exact fields (key, patch, spec, ...) hold one is refused, never written.
         doc = redact_plan_document(doc)
-    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+    return doc
+
+
+def dumps(plan: Plan) -> str:
+    return json.dumps(_document(plan), indent=2, ensure_ascii=False, default=str) + "\n"
 
 
 def write(plan: Plan, path: str | Path) -> None:
@@ -111,8 +115,12 @@ def write(plan: Plan, path: str | Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        doc = _document(plan)  # refused (secret in an exact field) before a byte is written
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(dumps(plan))
+            # Streamed: the same bytes as dumps(), without the whole text in memory at once
+            # (for 100,000 changes that string alone is hundreds of MB).
+            json.dump(doc, fh, indent=2, ensure_ascii=False, default=str)
+            fh.write("\n")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
