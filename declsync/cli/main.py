@@ -204,7 +204,10 @@ def _load_manifests(paths: Sequence[str], profile: Profile) -> list[Any]:
     """Manifests through the parse cache (unless ``--no-cache``); its notes shown under -v."""
     ctx = click.get_current_context(silent=True)
     obj = (ctx.find_root().obj if ctx is not None else None) or {}
-    cache = None if obj.get("no_cache") else ManifestCache()
+    cache = None if obj.get("no_cache") else ManifestCache(deferred=True)
+    if cache is not None and ctx is not None:
+        # Written when the command ends without an exception: a failing command leaves no file.
+        ctx.find_root().call_on_close(lambda: cache.flush() if sys.exc_info()[0] is None else None)
     try:
         return load_manifests(list(paths) or ["manifests"], profile, cache=cache)
     finally:

@@ -99,8 +99,12 @@ def _decode(raw: Any, display: str) -> Resource:
 class ManifestCache:
     """Per-file parse results keyed by content; see the module docstring."""
 
-    def __init__(self, directory: str | Path = DEFAULT_CACHE_DIR) -> None:
+    def __init__(self, directory: str | Path = DEFAULT_CACHE_DIR, *, deferred: bool = False) -> None:
+        """``deferred``: ``put`` only remembers entries and ``flush`` writes them (the CLI flushes
+        when a command succeeded, so a command that fails leaves no file behind)."""
         self.root = Path(directory)
+        self.deferred = deferred
+        self._pending: list[tuple[str, Path, str, Limits, list[Resource]]] = []
         self.dir = self.root / "manifests"
         # Why entries were ignored or not written (the CLI shows them under -v).
         self.notes: list[str] = []
@@ -168,6 +172,18 @@ class ManifestCache:
 
     def put(self, digest: str, path: Path, display: str, limits: Limits, resources: list[Resource]) -> None:
         """Store the resources parsed from ``path`` if the file still has the bytes ``digest`` names."""
+        if self.deferred:
+            self._pending.append((digest, path, display, limits, resources))
+            return
+        self._store(digest, path, display, limits, resources)
+
+    def flush(self) -> None:
+        """Write the entries a deferred cache remembered."""
+        pending, self._pending = self._pending, []
+        for item in pending:
+            self._store(*item)
+
+    def _store(self, digest: str, path: Path, display: str, limits: Limits, resources: list[Resource]) -> None:
         if not self._writable or self._digest(path, display, limits) != digest:
             return  # edited while we parsed it: the next run parses it again
         try:

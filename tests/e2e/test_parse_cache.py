@@ -57,3 +57,12 @@ def test_errors_are_reported_the_same_with_a_warm_cache(sandbox, workdir: Path) 
     assert one.code == two.code == 1
     assert "declared twice" in two.all
     assert one.all == two.all
+
+
+def test_a_failing_command_writes_no_cache_a_plan_with_changes_does(sandbox, workdir: Path) -> None:
+    cache = workdir / ".declsync" / "cache"
+    failed = run(["plan", "--state", "mysql://h/db", *url(sandbox)])
+    assert failed.code == 1 and not cache.exists()
+    changes = run(["plan", "--detailed-exitcode", *url(sandbox)])
+    assert changes.code == 2, changes.all
+    assert sorted(cache.rglob("*.json"))
