@@ -3,6 +3,8 @@
     python bench/run.py                 # all scenarios (several minutes: seeds 10,000 orders)
     python bench/run.py --quick         # smaller N, for a smoke run
     python bench/run.py --only plan-nochange
+    python bench/run.py --scale         # adds the 10k and 100k scenarios (issue 14; many minutes, not in CI)
+    python bench/run.py --scale --only scale --scale-sizes 20000
 
 Each scenario starts a fresh sandbox (SQLite file in a temp dir), seeds it with the
 resources through ``declsync apply`` at zero latency, then sets the latency (20 ms per
@@ -94,6 +96,9 @@ class Scenario:
         self.server.reset_stats()
         wall, cpu, rss, _ = _run_measured(cmd, self.env, self.tmp)
         requests = int(self.server.stats()["total"])
+        # Each row as soon as it is measured: a long --scale run shows (and keeps) its progress.
+        print(f"  {name}: N={n} wall {wall:.2f} s, cpu {cpu:.2f} s, peak {rss:.1f} MB, {requests} requests",
+              file=sys.stderr, flush=True)
         return Measurement(name, n, round(wall, 2), round(cpu, 2), round(rss, 1), requests, note)
 
     def close(self) -> None:
@@ -151,27 +156,45 @@ SCENARIOS: dict[str, tuple[Callable[[int, argparse.Namespace], list[Measurement]
 }
 
 
+def _scale(n: int, args: argparse.Namespace) -> list[Measurement]:
+    from scale import scenario_scale
+
+    return scenario_scale(n, args)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller sizes (smoke run)")
-    parser.add_argument("--only", choices=sorted(SCENARIOS), action="append", help="run only these scenarios")
+    parser.add_argument("--only", choices=sorted([*SCENARIOS, "scale"]), action="append",
+                        help="run only these scenarios")
+    parser.add_argument("--scale", action="store_true", help="add the 100k scenarios, floor beside them (minutes)")
+    parser.add_argument("--scale-sizes", default="", metavar="N,N", help="--scale sizes (default 10000,100000)")
     parser.add_argument("--latency", type=float, default=0.020, help="seconds added per request (default 0.020)")
     parser.add_argument("--parallelism", type=int, default=16)
     args = parser.parse_args()
     results: list[Measurement] = []
-    for name in args.only or list(SCENARIOS):
-        fn, full, quick = SCENARIOS[name]
+    scenarios = dict(SCENARIOS)
+    if args.scale or (args.only and "scale" in args.only):
+        from scale import scale_sizes
+
+        sizes = scale_sizes(args)
+        scenarios["scale"] = (_scale, sizes, sizes)
+    for name in args.only or list(scenarios):
+        fn, full, quick = scenarios[name]
         for n in quick if args.quick else full:
             print(f"running {name} N={n} …", file=sys.stderr, flush=True)
             results.extend(fn(n, args))
-    header = f"{'scenario':34} {'N':>6} {'wall s':>8} {'cpu s':>7} {'peak MB':>8} {'requests':>9}  note"
+    header = f"{'scenario':40} {'N':>6} {'wall s':>8} {'cpu s':>7} {'peak MB':>8} {'requests':>9}  note"
     print(header)
     print("-" * len(header))
     for m in results:
-        print(f"{m.scenario:34} {m.n:>6} {m.wall_s:>8.2f} {m.cpu_s:>7.2f} {m.peak_rss_mb:>8.1f} {m.requests:>9}  {m.note}")
+        print(f"{m.scenario:40} {m.n:>6} {m.wall_s:>8.2f} {m.cpu_s:>7.2f} {m.peak_rss_mb:>8.1f} {m.requests:>9}  {m.note}")
     plans = {m.n: m.wall_s for m in results if m.scenario == "plan, 1% changed"}
     if 1000 in plans and 10000 in plans:
         print(f"plan growth N=1,000 → 10,000: {plans[10000] / plans[1000]:.1f}x")
+    cold = {m.n: m.wall_s for m in results if m.scenario.startswith("plan, no changes (cold, --no-cache)")}
+    if 10000 in cold and 100000 in cold:
+        print(f"cold plan growth N=10,000 → 100,000: {cold[100000] / cold[10000]:.1f}x")
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")

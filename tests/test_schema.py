@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-from declsync.manifests.loader import TOP_LEVEL_FIELDS
+from declsync.manifests.validate import TOP_LEVEL_FIELDS
 from declsync.profile.model import default_profile
 from declsync.profile.schema import SCHEMA_DIALECT, manifest_schema
 

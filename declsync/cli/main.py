@@ -47,8 +47,10 @@ class _WorkflowOrder(click.Group):
                                "show_default": True})
 @click.version_option(__version__, prog_name="declsync")
 @click.option("-v", "--verbose", is_flag=True, help="More detail on errors (also accepted after the command).")
+@click.option("--no-cache", is_flag=True, envvar="DECLSYNC_NO_CACHE", show_envvar=True,
+              help="Parse every manifest again, ignoring the parse cache (.declsync/cache/, safe to delete).")
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool) -> None:
+def cli(ctx: click.Context, verbose: bool, no_cache: bool) -> None:
     """declsync: declarative YAML manifests for the MVMNT API — plan, review, apply.
 
     \b
@@ -60,7 +62,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
     Shell completion (bash, zsh, fish): eval "$(_DECLSYNC_COMPLETE=bash_source declsync)".
     """
-    ctx.obj = {**(ctx.obj or {}), "verbose": verbose or bool(ctx.obj and ctx.obj.get("verbose"))}
+    ctx.obj = {**(ctx.obj or {}), "verbose": verbose or bool(ctx.obj and ctx.obj.get("verbose")),
+               "no_cache": no_cache}
 
 
 for _command in (init, validate, plan, apply, show, import_, state_group, schema, profile_group, sandbox_group,

@@ -17,7 +17,7 @@ from declsync.plan import Action, Plan
 from declsync.render.github import render_plan as render_github
 from declsync.render.github import render_problems as github_problems
 from declsync.render.markdown import DEFAULT_MAX_CHARS, render_markdown
-from declsync.render.text import render_json, render_text
+from declsync.render.text import render_json, render_text, write_json
 from declsync.scrub import redact, safe_text
 
 __all__ = ["context_line", "err", "err_lines", "err_or_out", "outcome_logger", "render_problems", "show_plan", "use_colour"]
@@ -79,6 +79,11 @@ def show_plan(plan: Plan, fmt: str, no_color: bool, compact: bool = False,
         click.echo(safe_text(context))
     elif context:
         err(context)  # machine formats keep stdout parseable; their documents name the target already
+    if fmt == "json":
+        # Streamed: a 100,000-change plan is never one string in memory.
+        write_json(plan, sys.stdout)
+        sys.stdout.flush()
+        return
     click.echo(_PLAN_RENDERERS[fmt](plan, use_colour(no_color), compact, max_chars), nl=False)
 
 

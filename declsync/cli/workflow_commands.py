@@ -17,6 +17,7 @@ from declsync.errors import ConfigError, DeclsyncError, ManifestError
 from declsync.execution import recovery
 from declsync.execution.apply import ApplyResult, Outcome
 from declsync.execution.outcome import Status
+from declsync.manifests.cache import ManifestCache
 from declsync.manifests.loader import load_manifests
 from declsync.plan import Action, Plan
 from declsync.planfile import codec as planfile
@@ -32,13 +33,24 @@ def _paths(paths: Sequence[str]) -> list[str]:
 
 
 def _load(paths: Sequence[str], profile: Profile, fmt: str = "text") -> list[Any]:
-    """The manifests; with a machine format, their problems also go to stdout in it."""
+    """The manifests, through the parse cache unless ``--no-cache`` (its notes shown under -v);
+    with a machine format, their problems also go to stdout in it."""
+    root = click.get_current_context().find_root()
+    obj = root.obj or {}
+    cache = None if obj.get("no_cache") else ManifestCache(deferred=True)
+    if cache is not None:
+        # Written when the command ends without an exception: a failing command leaves no file.
+        root.call_on_close(lambda: cache.flush() if sys.exc_info()[0] is None else None)
     try:
-        return load_manifests(_paths(paths), profile)
+        return load_manifests(_paths(paths), profile, cache=cache)
     except ManifestError as exc:
         if fmt in ("github", "json"):
             click.echo(render_problems(exc.problems, fmt), nl=False)
         raise
+    finally:
+        if cache is not None and obj.get("verbose"):
+            for note in cache.notes:
+                err(note)
 
 
 @click.command()

@@ -24,12 +24,13 @@ what apply must send and record).
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from declsync import __version__, scrub
 from declsync.errors import PlanFileError
@@ -95,18 +96,33 @@ def encode(plan: Plan) -> dict[str, Any]:
     }
 
 
-def dumps(plan: Plan) -> str:
+def _document(plan: Plan) -> dict[str, Any]:
     doc = encode(plan)
     if scrub.DEFAULT.active:
         # The same rule as the JSON view: secrets redacted from display fields, and a plan
         # whose exact fields (key, patch, spec, ...) hold one is refused, never written.
         doc = redact_plan_document(doc)
-    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+    return doc
+
+
+def dumps(plan: Plan) -> str:
+    return json.dumps(_document(plan), indent=2, ensure_ascii=False, default=str) + "\n"
 
 
 def write(plan: Plan, path: str | Path) -> None:
     """Write ``plan`` to ``path`` atomically (a temp file renamed over it: never half a plan)."""
-    replace_file(Path(path), dumps(plan).encode("utf-8"))
+    doc = _document(plan)  # refused (secret in an exact field) before a byte is written
+
+    def stream(fh: BinaryIO) -> None:
+        # The same bytes as dumps(), without the whole text in memory at once (for 100,000
+        # changes that string alone is hundreds of MB).
+        text = io.TextIOWrapper(fh, encoding="utf-8", write_through=True)
+        json.dump(doc, text, indent=2, ensure_ascii=False, default=str)
+        text.write("\n")
+        text.flush()
+        text.detach()  # leave fh open: replace_file syncs and closes it
+
+    replace_file(Path(path), stream)
 
 
 # ---------------------------------------------------------------- migrations

@@ -163,7 +163,7 @@ def _top_level(name: str) -> dict[str, Any]:
 def manifest_schema(profile: Profile, top_level_fields: Sequence[str] | None = None) -> dict[str, Any]:
     """The JSON Schema of one manifest document for ``profile``."""
     if top_level_fields is None:
-        from declsync.manifests.loader import TOP_LEVEL_FIELDS
+        from declsync.manifests.validate import TOP_LEVEL_FIELDS
 
         top_level_fields = TOP_LEVEL_FIELDS
     props: dict[str, Any] = {name: _top_level(name) for name in top_level_fields}

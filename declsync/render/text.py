@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 from declsync import scrub
 from declsync.plan import Action, Change, FieldChange, Plan
@@ -32,6 +32,7 @@ __all__ = [
     "render_json",
     "render_summary",
     "render_text",
+    "write_json",
 ]
 
 Styler = Callable[[str, str], str]
@@ -203,12 +204,24 @@ def _colour(text: str, key: str) -> str:
     return click.style(text, fg=colour) if colour else text
 
 
+def _json_document(plan: Plan) -> dict[str, Any]:
+    doc = mask_plan(plan).to_json()
+    if scrub.DEFAULT.active:
+        doc = redact_plan_document(doc)
+    return doc
+
+
 def render_json(plan: Plan) -> str:
     """The plan as JSON (stdout and saved plans alike): sensitive values are masked in
     the display fields; ``patch`` and ``spec`` keep them, as apply sends and records them.
     Registered secrets are redacted from the display fields; ``SecretInPlanError`` when
     a field apply acts on holds one."""
-    doc = mask_plan(plan).to_json()
-    if scrub.DEFAULT.active:
-        doc = redact_plan_document(doc)
-    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+    return json.dumps(_json_document(plan), indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def write_json(plan: Plan, out: TextIO) -> None:
+    """``render_json(plan)`` written to ``out`` piece by piece (never the whole text in memory);
+    the document is built and checked for secrets before the first byte is written."""
+    doc = _json_document(plan)
+    json.dump(doc, out, indent=2, ensure_ascii=False, default=str)
+    out.write("\n")

@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 __all__ = ["create_file", "replace_file", "temp_pattern"]
 
@@ -23,15 +25,22 @@ def temp_pattern(path: Path) -> str:
     return f".{path.name}.*.tmp"
 
 
-def _write_synced(fd: int, data: bytes) -> None:
+Content = bytes | Callable[[BinaryIO], None]
+
+
+def _write_synced(fd: int, data: Content) -> None:
     with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+        if isinstance(data, bytes):
+            fh.write(data)
+        else:
+            data(fh)  # streamed by the caller: a large file is never one bytes object in memory
         fh.flush()
         os.fsync(fh.fileno())
 
 
-def replace_file(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically and durably (creating its directory).
+def replace_file(path: Path, data: Content) -> None:
+    """Replace ``path`` with ``data`` (bytes, or a function writing them to a binary file)
+    atomically and durably (creating its directory).
     ``OSError`` when it cannot be written; the temp file never stays behind."""
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)

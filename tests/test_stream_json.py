@@ -1,0 +1,42 @@
+"""Streamed JSON (``plan --format json`` and ``plan --out``) is byte for byte what the
+string renderers give, and a plan holding a secret is refused before anything is written."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from test_render import sample_plan
+
+from declsync import scrub
+from declsync.plan import Action, Change, Plan
+from declsync.planfile import codec as planfile
+from declsync.render.text import SecretInPlanError, render_json, write_json
+
+
+def test_streamed_json_view_equals_the_rendered_text() -> None:
+    out = io.StringIO()
+    write_json(sample_plan(), out)
+    assert out.getvalue() == render_json(sample_plan())
+
+
+def test_streamed_plan_file_equals_dumps(tmp_path: Path) -> None:
+    planfile.write(sample_plan(), tmp_path / "p.plan")
+    assert (tmp_path / "p.plan").read_text("utf-8") == planfile.dumps(sample_plan())
+
+
+def test_a_plan_with_a_secret_in_what_apply_sends_writes_nothing(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "s3cr3t-token-value-123456"
+    monkeypatch.setattr(scrub, "DEFAULT", scrub.DEFAULT.__class__())
+    scrub.DEFAULT.register(secret)
+    plan = Plan(changes=(Change(action=Action.CREATE, kind="Customer", key="C", source="c.yaml:1",
+                                patch={"key": "C", "name": secret}, after={"key": "C", "name": secret}),))
+    out = io.StringIO()
+    with pytest.raises(SecretInPlanError):
+        write_json(plan, out)
+    assert out.getvalue() == ""
+    with pytest.raises(SecretInPlanError):
+        planfile.write(plan, tmp_path / "p.plan")
+    assert list(tmp_path.iterdir()) == []
