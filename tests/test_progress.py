@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 
-from declsync.render.progress import LineProgress, NullProgress, make_progress
+from hypothesis import given
+from hypothesis import strategies as st
+
+from declsync.render.progress import Eta, LineProgress, NullProgress, make_progress
 
 
 class Clock:
@@ -54,3 +57,33 @@ def test_long_runs_show_count_rate_and_eta() -> None:
     assert out.endswith("\rApplying: 1000/1000 (100/s, 10s)\n"), repr(out)
     progress.clear()  # nothing drawn any more: no-op
     assert stream.getvalue() == out
+
+
+# --------------------------------------------------------------- the ETA (issue 15 §3, H5)
+
+@given(total=st.integers(1, 400), workers=st.integers(1, 32), wave=st.floats(0.01, 5.0),
+       fractions=st.lists(st.floats(0, 1), min_size=1, max_size=10))
+def test_eta_is_right_from_the_first_completion_on(total: int, workers: int, wave: float,
+                                                   fractions: list[float]) -> None:
+    """Writes in waves (``workers`` at a time, each taking ``wave``): asked at any moment after
+    the first wave, the ETA is off by less than one wave — also mid-wave, when a rate measured
+    up to *now* would be low (it would say 50% too much half-way through the second wave)."""
+    eta = Eta(total, start=0.0)
+    waves = -(-total // workers)
+    finish = waves * wave
+    assert eta.remaining(0.5 * wave) is None  # nothing finished: nothing to estimate from
+    for k in range(1, waves + 1):
+        eta.advance(min(workers, total - (k - 1) * workers), now=k * wave)
+        for f in fractions:
+            now = k * wave + f * wave if k < waves else k * wave
+            left = eta.remaining(now)
+            assert left is not None
+            assert abs(left - (finish - now)) <= wave * (1 + 1e-9), (k, f, left, finish - now)
+
+
+def test_eta_counts_down_between_completions() -> None:
+    eta = Eta(100, start=0.0)
+    eta.advance(10, now=1.0)  # 10/s
+    assert eta.remaining(1.0) == 9.0
+    assert eta.remaining(1.5) == 8.5  # no completion since: still counting down, not growing
+    assert eta.remaining(20.0) == 0.0  # late: never negative

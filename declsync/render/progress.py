@@ -1,21 +1,54 @@
 """Progress on stderr for long runs: ``Fetching live state: 1200/5000 (850/s, ETA 5s)``.
 
 Only on a terminal and only once a task has run for a second, so short runs, pipes,
-CI logs and tests see nothing. Results never go here: they go to stdout.
+CI logs and tests see nothing. Results never go here: they go to stdout. Apply asks for
+the live display instead (``make_progress(live=True)``: ``declsync.render.live``, drawn
+at once and redrawn while nothing finishes, so the first batch in flight is never a
+blank screen).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TextIO
+from contextlib import AbstractContextManager, contextmanager
+from typing import Protocol, TextIO
 
-__all__ = ["LineProgress", "NullProgress", "Progress", "make_progress"]
+__all__ = ["Eta", "LineProgress", "NullProgress", "Progress", "make_progress"]
 
 Tick = Callable[[int], None]
+
+
+class Eta:
+    """Time left, from the rate measured up to the latest completion (not up to now).
+
+    Parallel writes finish in waves: nothing for a round trip, then a batch at once.
+    ``done / (now - start)`` falls between waves and over-estimates by half again when
+    asked mid-wave; measured to the latest completion, the rate stays the steady one, and
+    the estimate counts down smoothly in between. With waves of equal duration it is off by
+    at most one wave from the first completion on (``tests/test_progress.py``)."""
+
+    def __init__(self, total: int, start: float) -> None:
+        self.total = total
+        self.start = start
+        self.done = 0
+        self.last = start
+
+    def advance(self, n: int, now: float) -> None:
+        self.done += n
+        self.last = now
+
+    def remaining(self, now: float) -> float | None:
+        """Seconds left; None before the first completion (nothing to measure yet)."""
+        if self.done >= self.total:
+            return 0.0
+        if self.done <= 0 or self.last <= self.start:
+            return None
+        rate = self.done / (self.last - self.start)
+        return max(0.0, self.last + (self.total - self.done) / rate - now)
 
 
 class NullProgress:
@@ -30,7 +63,7 @@ class NullProgress:
         pass
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     seconds = max(0, round(seconds))
     if seconds < 60:
         return f"{seconds}s"
@@ -63,12 +96,14 @@ class LineProgress:
         self._done = 0
         self._start = 0.0
         self._last = 0.0
+        self._eta = Eta(0, 0.0)
 
     @contextmanager
     def task(self, label: str, total: int) -> Iterator[Tick]:
         with self._lock:
             self._label, self._total, self._done = label, total, 0
             self._start = self._last = self.clock()
+            self._eta = Eta(total, self._start)
         try:
             yield self._tick
         finally:
@@ -83,6 +118,7 @@ class LineProgress:
         with self._lock:
             self._done += n
             now = self.clock()
+            self._eta.advance(n, now)
             if now - self._start >= self.delay and (now - self._last >= self.interval or self._done >= self._total):
                 self._last = now
                 self._draw()
@@ -92,9 +128,10 @@ class LineProgress:
         rate = self._done / elapsed
         text = f"{self._label}: {self._done}/{self._total} ({rate:.0f}/s"
         if final:
-            return text + f", {_duration(elapsed)})"
-        if rate > 0 and self._total > self._done:
-            text += f", ETA {_duration((self._total - self._done) / rate)}"
+            return text + f", {duration(elapsed)})"
+        left = self._eta.remaining(self.clock())
+        if left is not None and self._total > self._done:
+            text += f", ETA {duration(left)}"
         return text + ")"
 
     def _draw(self, final: bool = False) -> None:
@@ -113,15 +150,31 @@ class LineProgress:
                 self._width = 0
 
 
-Progress = LineProgress | NullProgress
+class Progress(Protocol):
+    """What every progress display offers: a task yielding its tick, and ``clear`` before
+    something else is written to the same stream."""
+
+    def task(self, label: str, total: int) -> AbstractContextManager[Tick]: ...
+
+    def clear(self) -> None: ...
 
 
-def make_progress(stream: TextIO | None = None, enabled: bool | None = None) -> Progress:
-    """A ``LineProgress`` on ``stream`` (default stderr) when it is a terminal, else a no-op."""
+def make_progress(stream: TextIO | None = None, enabled: bool | None = None, *, live: bool = False,
+                  no_color: bool = False) -> Progress:
+    """A ``LineProgress`` on ``stream`` (default stderr) when it is a terminal, else a no-op.
+    ``live``: rich's live display instead, shown at once (a dumb terminal, which cannot
+    redraw in place, gets the line, also at once)."""
     stream = stream if stream is not None else sys.stderr
     if enabled is None:
         try:
             enabled = stream.isatty()
         except (AttributeError, ValueError):
             enabled = False
-    return LineProgress(stream) if enabled else NullProgress()
+    if not enabled:
+        return NullProgress()
+    if live and os.environ.get("TERM", "") not in ("dumb", "unknown"):
+        # Imported here: rich loads only when an apply draws on a terminal (start-up stays light).
+        from declsync.render.live import LiveProgress
+
+        return LiveProgress(stream, no_color=no_color)
+    return LineProgress(stream, delay=0.0) if live else LineProgress(stream)
