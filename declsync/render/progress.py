@@ -104,6 +104,8 @@ class LineProgress:
             self._label, self._total, self._done = label, total, 0
             self._start = self._last = self.clock()
             self._eta = Eta(total, self._start)
+            if self.delay <= 0:
+                self._draw()  # asked to show at once: the count before anything finishes
         try:
             yield self._tick
         finally:

@@ -58,6 +58,7 @@ def test_a_dumb_terminal_gets_the_one_line_display(sandbox, workdir: Path) -> No
     result = run_pty(["apply", "--auto-approve", "--api-url", sandbox.base_url], env={"TERM": "dumb"})
     assert result.code == 0, result.out
     assert "\x1b[" not in result.out.split("Plan: 3 to create")[1]  # no cursor control it cannot do
+    assert "Applying: 0/3" in result.out  # before anything finished
     assert "Applying: 3/3" in result.out and "Apply complete: 3 created, 0 updated." in result.out
 
 
