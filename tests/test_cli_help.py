@@ -4,7 +4,9 @@ and every command — the state, sandbox and profile groups too — takes -v/--v
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import pytest
@@ -65,3 +67,11 @@ def _context(path: tuple[str, ...]) -> click.Context:
 def test_verbose_after_the_state_and_sandbox_commands(args: list[str], tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert run(args).code == 0
+
+
+def test_the_readme_command_table_lists_every_command_in_help_order() -> None:
+    """The README's command table names each command `declsync --help` lists, first seen in the same order."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Commands", 1)[1].split("\n\n", 3)[2]
+    named = [m.group(1) for m in re.finditer(r"^\| `declsync ([a-z-]+)", table, re.MULTILINE)]
+    assert list(dict.fromkeys(named)) == list(cli.commands)
