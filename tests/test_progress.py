@@ -68,7 +68,7 @@ def test_eta_is_right_from_the_first_completion_on(total: int, workers: int, wav
     """Writes in waves (``workers`` at a time, each taking ``wave``): asked at any moment after
     the first wave, the ETA is off by less than one wave — also mid-wave, when a rate measured
     up to *now* would be low (it would say 50% too much half-way through the second wave)."""
-    eta = Eta(total, start=0.0)
+    eta = Eta(total, start=0.0, concurrency=workers)
     waves = -(-total // workers)
     finish = waves * wave
     assert eta.remaining(0.5 * wave) is None  # nothing finished: nothing to estimate from
@@ -87,3 +87,18 @@ def test_eta_counts_down_between_completions() -> None:
     assert eta.remaining(1.0) == 9.0
     assert eta.remaining(1.5) == 8.5  # no completion since: still counting down, not growing
     assert eta.remaining(20.0) == 0.0  # late: never negative
+
+
+def test_the_first_eta_counts_the_rest_of_the_first_wave() -> None:
+    """4 writes at a time, 1 s each, 20 in all (done at about 5 s): the first wave's answers
+    arrive a few milliseconds apart. At the first one, the ETA says about 4 s, not 19 s
+    (1 done in 1 s would mean 1/s)."""
+    eta = Eta(20, start=0.0, concurrency=4)
+    eta.advance(1, now=1.00)
+    left = eta.remaining(1.00)
+    assert left is not None and abs(left - 4.0) <= 1.0, left
+    for i, at in enumerate((1.01, 1.02, 1.03)):
+        eta.advance(1, now=at)
+        left = eta.remaining(at)
+        assert left is not None and abs(left - (5.03 - at)) <= 1.0, (i, left)
+    assert Eta(3, start=0.0, concurrency=16).remaining(0.5) is None  # fewer than a wave: nothing yet

@@ -261,7 +261,7 @@ def _execute(the_plan: Plan, target: Any, profile: Profile, locked: Any, paralle
     bar = make_progress(live=True, no_color=no_color or bool(os.environ.get("NO_COLOR")))
     log = None if _stdout_is_terminal() else outcome_logger()
     total = sum(1 for c in the_plan.changes if c.action is not Action.NOOP)
-    with bar.task("Applying", total) as tick:
+    with bar.task("Applying", total, concurrency=parallelism) as tick:
 
         def progress(outcome: Outcome) -> None:
             if verbose:  # -v: every outcome on stderr, as it happens (terminal or not)

@@ -65,9 +65,9 @@ class LiveProgress:
             return None if self._eta is None else self._eta.remaining(self.clock())
 
     @contextmanager
-    def task(self, label: str, total: int) -> Iterator[Tick]:
+    def task(self, label: str, total: int, concurrency: int = 1) -> Iterator[Tick]:
         with self._lock:
-            self._eta = Eta(total, self.clock())
+            self._eta = Eta(total, self.clock(), concurrency)
         # Writes to stdout/stderr during the task (-v's outcome lines, a stop notice) are
         # printed above the display by rich, not through it.
         progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

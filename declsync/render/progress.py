@@ -28,12 +28,16 @@ class Eta:
     Parallel writes finish in waves: nothing for a round trip, then a batch at once.
     ``done / (now - start)`` falls between waves and over-estimates by half again when
     asked mid-wave; measured to the latest completion, the rate stays the steady one, and
-    the estimate counts down smoothly in between. With waves of equal duration it is off by
-    at most one wave from the first completion on (``tests/test_progress.py``)."""
+    the estimate counts down smoothly in between. The first wave's writes do not finish at
+    the same instant, though: at its first completion the other ``concurrency - 1`` are about
+    to, so until that many are done the rate counts them (a first ETA ``concurrency`` times
+    too long would otherwise flash up). With waves of equal duration it is off by at most one
+    wave from the first completion on (``tests/test_progress.py``)."""
 
-    def __init__(self, total: int, start: float) -> None:
+    def __init__(self, total: int, start: float, concurrency: int = 1) -> None:
         self.total = total
         self.start = start
+        self.concurrency = max(1, concurrency)
         self.done = 0
         self.last = start
 
@@ -47,7 +51,7 @@ class Eta:
             return 0.0
         if self.done <= 0 or self.last <= self.start:
             return None
-        rate = self.done / (self.last - self.start)
+        rate = max(self.done, min(self.concurrency, self.total)) / (self.last - self.start)
         return max(0.0, self.last + (self.total - self.done) / rate - now)
 
 
@@ -56,7 +60,7 @@ class NullProgress:
     function (``tick(n)``: n more items done), as ``LineProgress.task`` does."""
 
     @contextmanager
-    def task(self, label: str, total: int) -> Iterator[Tick]:
+    def task(self, label: str, total: int, concurrency: int = 1) -> Iterator[Tick]:
         yield lambda n: None
 
     def clear(self) -> None:
@@ -99,11 +103,11 @@ class LineProgress:
         self._eta = Eta(0, 0.0)
 
     @contextmanager
-    def task(self, label: str, total: int) -> Iterator[Tick]:
+    def task(self, label: str, total: int, concurrency: int = 1) -> Iterator[Tick]:
         with self._lock:
             self._label, self._total, self._done = label, total, 0
             self._start = self._last = self.clock()
-            self._eta = Eta(total, self._start)
+            self._eta = Eta(total, self._start, concurrency)
             if self.delay <= 0:
                 self._draw()  # asked to show at once: the count before anything finishes
         try:
@@ -156,7 +160,9 @@ class Progress(Protocol):
     """What every progress display offers: a task yielding its tick, and ``clear`` before
     something else is written to the same stream."""
 
-    def task(self, label: str, total: int) -> AbstractContextManager[Tick]: ...
+    def task(self, label: str, total: int, concurrency: int = 1) -> AbstractContextManager[Tick]:
+        """``concurrency``: how many items are worked on at once (the ETA's first-wave hint)."""
+        ...
 
     def clear(self) -> None: ...
 
