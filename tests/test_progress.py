@@ -111,3 +111,21 @@ def test_the_first_eta_counts_the_rest_of_the_first_wave() -> None:
         # 0.15: the first wave took up to 1.03 s, and so, the ETA assumes, will the 4 left.
         assert left is not None and abs(left - (5.03 - at)) <= 0.15, (i, left)
     assert Eta(3, start=0.0, concurrency=16).remaining(0.5) is None  # fewer than a wave: nothing yet
+
+
+class GoneTty(Tty):
+    """A terminal that hung up once something was drawn."""
+
+    def write(self, text: str) -> int:
+        if self.getvalue():
+            raise OSError(5, "Input/output error")
+        return super().write(text)
+
+
+def test_a_terminal_gone_at_the_end_does_not_lose_the_result() -> None:
+    from declsync.render.live import LiveProgress
+
+    for progress in (LineProgress(GoneTty(), delay=0.0), LiveProgress(GoneTty())):
+        with progress.task("Applying", 2) as _tick:
+            result = "the apply's result"
+        assert result  # reached: leaving the task raised nothing

@@ -9,6 +9,7 @@ apply draws on a terminal: ``--help``, validate and CI runs never load rich.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -87,9 +88,16 @@ class LiveProgress:
             progress.update(task_id, advance=n, refresh=first or finished)
             first = False
 
-        with progress:
-            progress.refresh()  # the empty bar and "first writes in flight" at once
+        try:
+            # Drawn at once: the empty bar and "first writes in flight". A terminal that is gone
+            # (hung up) must not lose the apply's result on the way out: drawing is best-effort
+            # here; a tick that cannot draw stops the apply, as any broken output does.
+            with contextlib.suppress(OSError, ValueError):
+                progress.start()
             yield tick
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                progress.stop()  # restores stdout/stderr whatever happens (rich: try/finally)
 
     def clear(self) -> None:
         """Nothing to clear: rich prints other writes above the display."""

@@ -9,6 +9,7 @@ blank screen).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -120,7 +121,7 @@ class LineProgress:
         try:
             yield self._tick
         finally:
-            with self._lock:
+            with self._lock, contextlib.suppress(OSError, ValueError):  # a gone terminal: the result still counts
                 if self._width:
                     self._draw(final=True)
                     self.stream.write("\n")
