@@ -152,6 +152,7 @@ def schema(out: str | None, profile_path: str | None) -> int:
 
 
 @click.group("profile")
+@opt.verbose_option
 def profile_group() -> None:
     """Inspect the resource profile (bundled, a profile file, or an OpenAPI document)."""
 

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 import click
 
 from declsync import workflow
+from declsync.cli.flags import env_option as env_option  # re-exported: the helpers every command uses
+from declsync.cli.flags import verbose_option as verbose_option
 from declsync.planning.prune import DEFAULT_MAX_DELETE_FRACTION, PruneOptions
 from declsync.planning.selection import Selection
 from declsync.remote.client import DEFAULT_DEADLINE, DEFAULT_REQUEST_TIMEOUT
@@ -22,11 +24,6 @@ from declsync.state import DEFAULT_PATH as DEFAULT_STATE
 
 F = TypeVar("F", bound=Callable[..., Any])
 PLAN_FORMATS = ("text", "json", "markdown", "github")
-
-
-def env_option(*decls: str, envvar: str, **kw: Any) -> Callable[[F], F]:
-    """``click.option`` reading ``envvar``, named in the help."""
-    return click.option(*decls, envvar=envvar, show_envvar=True, **kw)
 
 
 def profile_option(f: F) -> F:
@@ -39,19 +36,6 @@ def state_option(f: F) -> F:
     return env_option("--state", "state_path", envvar="DECLSYNC_STATE", type=click.Path(dir_okay=False),
                       default=str(DEFAULT_STATE),
                       help="State: a file, or postgresql://user@host:port/db?workspace=NAME.")(f)
-
-
-def verbose_option(f: F) -> F:
-    """-v after the subcommand too (``declsync plan -v``): it sets the same flag as before it."""
-
-    def remember(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-        if value:
-            root = ctx.find_root()
-            root.obj = {**(root.obj or {}), "verbose": True}
-        return value
-
-    return click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=remember,
-                        show_default=False, help="More detail on errors.")(f)
 
 
 def target_options(f: F) -> F:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from collections.abc import Callable, Sequence
 
 import click
@@ -20,7 +19,7 @@ from declsync.render.markdown import DEFAULT_MAX_CHARS, render_markdown
 from declsync.render.text import render_json, render_text, write_json
 from declsync.scrub import redact, safe_text
 
-__all__ = ["context_line", "err", "err_lines", "err_or_out", "outcome_logger", "render_problems", "show_plan", "use_colour"]
+__all__ = ["context_line", "err", "err_lines", "err_or_out", "outcome_line", "outcome_logger", "render_problems", "show_plan", "use_colour"]
 
 
 def err(message: str, *, strict: bool = False) -> None:
@@ -119,21 +118,20 @@ _SIGNS = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.NOO
 _DONE = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted", Action.NOOP: "recorded"}
 
 
-def outcome_line(outcome: Outcome, seconds: float) -> str:
-    """``~ Order/ERP-1 updated (at 0.4 s)`` / ``! Carrier/C-9 failed: …``: one line per finished
-    resource in a CI log (the time is since the apply started: when this one finished)."""
-    at = f"(at {seconds:.1f} s)"
+def outcome_line(outcome: Outcome) -> str:
+    """``~ Order/ERP-1 updated (0.4 s)`` / ``! Carrier/C-9 failed: … (0.2 s)``: one line per finished
+    resource in a CI log; the time is its own write(s)' (none when nothing was sent: skipped)."""
+    took = f" ({outcome.seconds:.1f} s)" if outcome.seconds is not None else ""
     if outcome.status == "applied":
-        return f"{_SIGNS[outcome.action]} {outcome.address} {_DONE[outcome.action]} {at}"
+        return f"{_SIGNS[outcome.action]} {outcome.address} {_DONE[outcome.action]}{took}"
     message = f": {outcome.message}" if outcome.message else ""
-    return f"! {outcome.address} {outcome.status}{message} {at}"
+    return f"! {outcome.address} {outcome.status}{message}{took}"
 
 
-def outcome_logger(clock: Callable[[], float] = time.monotonic) -> Callable[[Outcome], None]:
+def outcome_logger() -> Callable[[Outcome], None]:
     """Apply's log off a terminal, on stdout with the results."""
-    start = clock()
 
     def log(outcome: Outcome) -> None:
-        click.echo(safe_text(outcome_line(outcome, clock() - start)))
+        click.echo(safe_text(outcome_line(outcome)))
 
     return log

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,7 +23,7 @@ from declsync.manifests.loader import load_manifests
 from declsync.plan import Action, Plan
 from declsync.planfile import codec as planfile
 from declsync.profile.model import Profile, load_profile
-from declsync.render.progress import NullProgress, make_progress
+from declsync.render.progress import make_progress
 from declsync.state import open_backend, parse_lock_timeout
 
 __all__ = ["apply", "plan", "show", "validate"]
@@ -239,19 +240,28 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
             err(f"Applying the saved plan {saved_path} (reviewed when it was made; no prompt).")
         # The time a user spent reading the plan at the prompt is not the API's.
         target.client.restart_deadline()
-        result = _execute(the_plan, target, profile, locked, settings.parallelism, verbose, saved is not None)
+        result = _execute(the_plan, target, profile, locked, settings.parallelism, verbose, saved is not None,
+                          no_color)
         # Reported under the lock: a recovery file is written before another apply may start.
         return _report(result, recovery.base_for(store))
 
 
+def _stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def _execute(the_plan: Plan, target: Any, profile: Profile, locked: Any, parallelism: int, verbose: bool,
-             saved: bool) -> ApplyResult:
-    """Apply with a progress line on a terminal, or one log line per finished resource off it
-    (stdout, with the results); ``-v`` prints each outcome on stderr instead."""
-    bar = make_progress()
-    log = outcome_logger() if isinstance(bar, NullProgress) else None
+             saved: bool, no_color: bool) -> ApplyResult:
+    """Apply with a live progress display when stderr is a terminal, and one log line per
+    finished resource with its duration when stdout is not one (a CI log, a file; both when
+    only stdout is redirected); ``-v`` prints each outcome on stderr instead of the log."""
+    bar = make_progress(live=True, no_color=no_color or bool(os.environ.get("NO_COLOR")))
+    log = None if _stdout_is_terminal() else outcome_logger()
     total = sum(1 for c in the_plan.changes if c.action is not Action.NOOP)
-    with bar.task("Applying", total) as tick:
+    with bar.task("Applying", total, concurrency=parallelism) as tick:
 
         def progress(outcome: Outcome) -> None:
             if verbose:  # -v: every outcome on stderr, as it happens (terminal or not)

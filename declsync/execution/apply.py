@@ -21,6 +21,7 @@ and the futures of a level are drained by ``declsync.execution.drain``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import threading
 import time
@@ -288,7 +289,7 @@ class Applier:
                 self._emit(result, Outcome(change.address, change.action, Status.SKIPPED,
                                            f"depends on {', '.join(failed_deps)}, which failed"))
                 continue
-            writes.submit(pool, change, self._writer.execute, change)
+            writes.submit(pool, change, self._timed_write, change)
         try:
             while writes.pending:
                 if self._stop.is_set():
@@ -319,6 +320,13 @@ class Applier:
                 self._emit(result, outcome)
             return True
         return False
+
+    def _timed_write(self, change: Change) -> Written:
+        """The change's write(s), timed in the worker: the log's per-resource duration, not
+        counting the time it waited for a free worker."""
+        start = time.monotonic()
+        outcome, resource = self._writer.execute(change)
+        return dataclasses.replace(outcome, seconds=time.monotonic() - start), resource
 
     def _result(self, fut: Future[Written], change: Change) -> Written:
         """A write's outcome. An unexpected error (not an API answer) means its effect is

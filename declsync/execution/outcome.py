@@ -28,6 +28,9 @@ class Outcome:
     status: Status
     message: str = ""
     id: str | None = None
+    # How long its write(s) took, from the first request to the last answer (None: nothing
+    # was sent, e.g. skipped). Not part of what happened: equal outcomes may differ in it.
+    seconds: float | None = field(default=None, compare=False)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from declsync.cli.flags import env_option, verbose_option
 from declsync.errors import ConfigError
 from declsync.profile.model import Profile, load_profile
 from declsync.sandbox.config import SandboxConfig
@@ -72,7 +73,7 @@ def _profile(path: str | None) -> Profile:
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
               help="Port to listen on (0: any free port).")
 @click.option("--db", default=str(DEFAULT_DB), show_default=True, help="SQLite file, or :memory:.")
-@click.option("--token", envvar="DECLSYNC_SANDBOX_TOKEN", help="Require this static bearer token.")
+@env_option("--token", envvar="DECLSYNC_SANDBOX_TOKEN", help="Require this static bearer token.")
 @click.option("--client", "clients", multiple=True, metavar="ID:SECRET",
               help="Accept OAuth2 client credentials (repeatable).")
 @click.option("--token-ttl", type=click.IntRange(0), default=3600, show_default=True,
@@ -85,6 +86,7 @@ def _profile(path: str | None) -> Profile:
 @click.option("--seed", "rng_seed", type=int, help="Random seed for --fail-rate and --drop-rate.")
 @click.option("--profile", "profile_path", type=click.Path(),
               help="Resource profile file, OpenAPI document or directory of them (default: the bundled MVMNT profile).")
+@verbose_option
 @click.pass_context
 def sandbox_group(
     ctx: click.Context,
@@ -137,6 +139,7 @@ def _inherited(ctx: click.Context, name: str, own: Any) -> Any:
 
 @sandbox_group.command("seed")
 @click.option("--db", default=None, help=f"SQLite file (default {DEFAULT_DB}).")
+@verbose_option
 @click.pass_context
 def seed_command(ctx: click.Context, db: str | None) -> None:
     """Load demo data (keys DEMO-…); resources already there are kept."""
@@ -155,6 +158,7 @@ def seed_command(ctx: click.Context, db: str | None) -> None:
 
 @sandbox_group.command("reset")
 @click.option("--db", default=None, help=f"SQLite file (default {DEFAULT_DB}).")
+@verbose_option
 @click.pass_context
 def reset_command(ctx: click.Context, db: str | None) -> None:
     """Delete every resource in the sandbox database."""

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
+from declsync.cli.flags import env_option, verbose_option
 from declsync.errors import ConfigError, DeclsyncError, ManifestError, StateError
 from declsync.state.backend import Address, open_backend, parse_lock_timeout
 from declsync.state.file import DEFAULT_PATH
@@ -30,8 +31,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _state_option(f: F) -> F:
     f = click.option("--lock-timeout", default="0", show_default=True, metavar="DURATION",
                      help="Wait this long for locks another command holds (e.g. 30s, 2m).")(f)
-    return click.option("--state", "state_path", envvar="DECLSYNC_STATE", default=str(DEFAULT_PATH),
-                        show_default=True, help="State: a file, or postgresql://user@host:port/db?workspace=NAME.")(f)
+    f = env_option("--state", "state_path", envvar="DECLSYNC_STATE", default=str(DEFAULT_PATH),
+                   show_default=True, help="State: a file, or postgresql://user@host:port/db?workspace=NAME.")(f)
+    return verbose_option(f)
 
 
 def _address(text: str) -> Address:
@@ -42,6 +44,7 @@ def _address(text: str) -> Address:
 
 
 @click.group("state")
+@verbose_option
 def state_group() -> None:
     """Inspect and edit the state (what declsync manages): list, show, rm, mv, migrate."""
 
@@ -81,8 +84,8 @@ def _masked_spec(entry: StateEntry, profile_path: str | None) -> Any:
 @state_group.command("show")
 @click.argument("address")
 @_state_option
-@click.option("--profile", "profile_path", envvar="DECLSYNC_PROFILE", type=click.Path(dir_okay=False),
-              help="Resource profile file (default: the bundled MVMNT profile).")
+@env_option("--profile", "profile_path", envvar="DECLSYNC_PROFILE", type=click.Path(dir_okay=False),
+            help="Resource profile file (unset: the bundled MVMNT profile).")
 def show(address: str, state_path: str, lock_timeout: str, profile_path: str | None) -> int:
     """Show one entry: id, last-applied spec (sensitive fields masked), source, applied at."""
     key = _address(address)
@@ -150,6 +153,7 @@ def mv(source: str, destination: str, state_path: str, lock_timeout: str) -> int
 @click.option("--from", "source", required=True, help="The state to copy (file path or postgresql://…).")
 @click.option("--to", "destination", required=True, help="Where to copy it (file path or postgresql://…).")
 @click.option("--force", is_flag=True, help="Replace a destination that already has entries.")
+@verbose_option
 def migrate(source: str, destination: str, force: bool) -> int:
     """Copy a whole state (entries, serial, lineage) to another backend, e.g. file → PostgreSQL."""
     src, dst = open_backend(source), open_backend(destination)

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from declsync.cli.output import outcome_line
-from declsync.execution.outcome import Outcome
+from declsync.execution.outcome import Outcome, Status
 from declsync.plan import Action
 from declsync.render.github import command, escape_data, escape_property
 
@@ -85,16 +85,20 @@ def test_apply_off_a_terminal_logs_one_line_per_resource_then_the_summary(sandbo
     assert result.code == 0, result.all
     logged = [line for line in result.out.splitlines() if re.match(r"^[+~!-] \S+/\S+ ", line)]
     assert len(logged) == 9
-    assert all(re.fullmatch(r"\+ \S+/\S+ created \(at \d+\.\d s\)", line) for line in logged), logged
+    assert all(re.fullmatch(r"\+ \S+/\S+ created \(\d+\.\d s\)", line) for line in logged), logged
     assert result.out.splitlines()[-1] == "Apply complete: 9 created, 0 updated."
 
 
 def test_the_log_line_of_a_failed_resource() -> None:
-    failed = Outcome("Carrier/C-9", Action.CREATE, "failed", "422 validation_error: name: too long")
-    assert outcome_line(failed, 1.26) == "! Carrier/C-9 failed: 422 validation_error: name: too long (at 1.3 s)"
-    updated = Outcome("Order/ERP-1", Action.UPDATE, "applied")
-    assert outcome_line(updated, 0.4) == "~ Order/ERP-1 updated (at 0.4 s)"
-    assert outcome_line(Outcome("Order/ERP-2", Action.DELETE, "applied"), 0) == "- Order/ERP-2 deleted (at 0.0 s)"
+    failed = Outcome("Carrier/C-9", Action.CREATE, Status.FAILED, "422 validation_error: name: too long", seconds=1.26)
+    assert outcome_line(failed) == "! Carrier/C-9 failed: 422 validation_error: name: too long (1.3 s)"
+    updated = Outcome("Order/ERP-1", Action.UPDATE, Status.APPLIED, seconds=0.4)
+    assert outcome_line(updated) == "~ Order/ERP-1 updated (0.4 s)"
+    deleted = Outcome("Order/ERP-2", Action.DELETE, Status.APPLIED, seconds=0.0)
+    assert outcome_line(deleted) == "- Order/ERP-2 deleted (0.0 s)"
+    # Nothing was sent for a skipped resource: no duration to show.
+    skipped = Outcome("Shipment/S-1", Action.CREATE, Status.SKIPPED, "depends on Carrier/C-9, which failed")
+    assert outcome_line(skipped) == "! Shipment/S-1 skipped: depends on Carrier/C-9, which failed"
 
 
 def test_errors_go_to_stderr_and_plans_to_stdout(sandbox, workdir: Path) -> None:
