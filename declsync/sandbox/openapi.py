@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from declsync.profile.model import KEY_MAX_LENGTH, FieldSpec, KindSpec, Profile
-from declsync.profile.schema import field_schema, nullable
+from declsync.profile.schema import always_answered, field_schema, nullable
 
 __all__ = ["build_openapi"]
 
@@ -80,7 +80,8 @@ def _resource_schema(kind: KindSpec) -> dict[str, Any]:
     for stamp in ("createdAt", "updatedAt"):
         props[stamp] = {"type": "string", "format": "date-time", "readOnly": True}
     props["deletedAt"] = {"type": ["string", "null"], "format": "date-time", "readOnly": True}
-    return {"type": "object", "properties": props, "required": list(props)}
+    optional = set(kind.fields) - set(always_answered(kind.fields))
+    return {"type": "object", "properties": props, "required": [n for n in props if n not in optional]}
 
 
 def _error_schemas() -> dict[str, Any]:
