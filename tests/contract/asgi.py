@@ -3,6 +3,8 @@
 It buffers the request body before the app runs (and replays it), copies the answer as it
 is sent, and records the violations of each complete exchange in the ``Contract``. An answer
 the app deliberately leaves unfinished (``drop_after_commit``) is not an exchange: unchecked.
+An exchange is recorded before its last byte is sent, so the client never sees an answer whose
+violations are not recorded yet.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class ContractMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        answer: dict[str, Any] = {"status": 0, "headers": [], "body": [], "done": False}
+        answer: dict[str, Any] = {"status": 0, "headers": [], "body": []}
 
         async def copy(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -59,12 +61,15 @@ class ContractMiddleware:
                 answer["headers"] = list(message.get("headers", []))
             elif message["type"] == "http.response.body":
                 answer["body"].append(message.get("body", b""))
-                answer["done"] = not message.get("more_body", False)
+                if not message.get("more_body", False):
+                    # Recorded BEFORE the last byte goes out: once the client has its answer,
+                    # the violation is there for the test that sent the request to see.
+                    self._record(scope, body, answer)
             await send(message)
 
         await self.app(scope, replay, copy)
-        if not answer["done"]:
-            return
+
+    def _record(self, scope: Scope, body: bytes, answer: dict[str, Any]) -> None:
         self.contract.record(self.contract.check(
             # The raw path, still percent-encoded: a key with "/" stays one {id} segment.
             scope["method"], (scope.get("raw_path") or scope["path"].encode()).decode("latin-1"),
