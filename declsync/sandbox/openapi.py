@@ -70,6 +70,7 @@ def _write_schema(kind: KindSpec, *, create: bool) -> dict[str, Any]:
 
 def _resource_schema(kind: KindSpec) -> dict[str, Any]:
     props: dict[str, Any] = {
+        **{name: {"type": "string", "enum": [value], "readOnly": True} for name, value in kind.constants.items()},
         "id": {"type": "string", "format": "uuid", "readOnly": True},
         "friendlyId": {"type": "string", "readOnly": True},
         "key": _key_schema(is_nullable=True),

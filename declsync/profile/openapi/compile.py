@@ -177,6 +177,8 @@ def _kind(c: Collection, ctx: FieldContext, extra: Mapping[str, Any]) -> KindSpe
         validation_status=c.validation_status,
         discriminator=disc if disc in fields else None,
         variants=variants,
+        constants={n: p.enum[0] for n, p in c.read.properties.items()
+                   if p.read_only and p.enum is not None and len(p.enum) == 1 and n not in fields},
     )
 
 
