@@ -121,11 +121,13 @@ class Contract:
     """The compiled documents of one directory; ``check`` an exchange, ``record`` violations."""
 
     def __init__(self, directory: Path = DOCUMENTS) -> None:
+        """``directory``: every OpenAPI document in it; or one document's file."""
         # Unknown request fields are not flagged: openapi-core's "forbid" policy applies
         # additionalProperties: false to each allOf/oneOf part separately, which refuses every
         # valid Carrier body (its schemas are composed), so it cannot be used on this contract.
         self.documents: dict[str, OpenAPI] = {}
-        for path in sorted(directory.glob("*.y*ml")) + sorted(directory.glob("*.json")):
+        files = [directory] if directory.is_file() else sorted(directory.glob("*.y*ml")) + sorted(directory.glob("*.json"))
+        for path in files:
             raw = yaml.safe_load(path.read_text())
             if _is_openapi(raw):
                 # from_dict also validates the document itself (openapi-spec-validator).
