@@ -114,6 +114,14 @@ def test_overlay_in_the_document_names_an_id_field_kind() -> None:
     assert profile.kinds["Book"].fields["editorId"].ref_kind == "Author"
 
 
+def test_overlay_defaults_are_what_the_server_fills_in() -> None:
+    doc = yaml.safe_load(LIBRARY.read_text())
+    plain = compile_document(Document(doc, "lib.yaml")).kinds["Book"].fields["genre"]
+    book = compile_document(Document(doc, "lib.yaml"), {"kinds": {"Book": {"defaults": {"genre": "FICTION"}}}})
+    genre = book.kinds["Book"].fields["genre"]
+    assert not plain.has_default and (genre.has_default, genre.default) == (True, "FICTION")
+
+
 @pytest.mark.parametrize(
     ("overlay", "message"),
     [
@@ -125,6 +133,8 @@ def test_overlay_in_the_document_names_an_id_field_kind() -> None:
         ({"kinds": {"Book": {"sensitive": "isbn"}}}, "kinds.Book.sensitive must be a list of field names"),
         ({"kinds": ["Book"]}, "kinds must be a mapping of kind name to settings"),
         ({"nmae": "x"}, "unknown overlay setting 'nmae' (did you mean 'name'?)"),
+        ({"kinds": {"Book": {"defaults": {"titel": "x"}}}}, "defaults.titel: not a writable field (did you mean 'title'?)"),
+        ({"kinds": {"Book": {"defaults": ["title"]}}}, "kinds.Book.defaults must be a mapping of field name"),
     ],
 )
 def test_bad_overlays_are_refused_clearly(overlay: dict[str, Any], message: str) -> None:
