@@ -92,6 +92,8 @@ class KindSpec:
     discriminator: str | None = None
     # Discriminator value -> the fields that variant accepts (empty: no variant checks).
     variants: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # Read-only fields with one possible value, which every answer carries (``object: CUSTOMER``).
+    constants: Mapping[str, Any] = field(default_factory=dict)
 
     @functools.cached_property
     def ref_fields(self) -> tuple[str, ...]:

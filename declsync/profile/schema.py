@@ -12,13 +12,13 @@ fields with ``refKind``. It cannot express everything ``declsync validate`` chec
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from declsync.profile.model import KEY_MAX_LENGTH, FieldSpec, KindSpec, Profile
 from declsync.profile.paths import field_paths
 
-__all__ = ["SCHEMA_DIALECT", "SchemaMode", "field_schema", "manifest_schema", "nullable"]
+__all__ = ["SCHEMA_DIALECT", "SchemaMode", "always_answered", "field_schema", "manifest_schema", "nullable"]
 
 SchemaMode = Literal["read", "write", "manifest"]
 
@@ -113,7 +113,8 @@ def field_schema(spec: FieldSpec, mode: SchemaMode, *, item: bool = False) -> di
         props = {name: field_schema(sub, mode) for name, sub in spec.fields.items()}
         schema = {"type": "object", "properties": props}
         if mode == "read":
-            schema["required"] = list(spec.fields)
+            # Not the create-required ones: a PATCH may start a nested object without them.
+            schema["required"] = always_answered(spec.fields, nested=True)
         else:
             schema["additionalProperties"] = False
             required = [name for name, sub in spec.fields.items() if sub.required]
@@ -126,8 +127,15 @@ def field_schema(spec: FieldSpec, mode: SchemaMode, *, item: bool = False) -> di
         schema = _describe(schema, spec)
     elif spec.has_default and mode == "write":
         schema["default"] = spec.default
-    # Responses show every field, null when unset: nullable or not, a read value may be null.
-    return nullable(schema) if spec.nullable or mode == "read" else schema
+    # Responses show an unset field as null only where it is nullable; otherwise it is left
+    # out (see ``always_answered``), so a read value is null exactly where the contract allows.
+    return nullable(schema) if spec.nullable else schema
+
+
+def always_answered(fields: Mapping[str, FieldSpec], *, nested: bool = False) -> list[str]:
+    """The fields every answer carries: nullable ones (null when unset), ones with a server
+    default, and (top level) ones a create must send. Any other is left out while unset."""
+    return [name for name, f in fields.items() if f.nullable or f.has_default or (f.required and not nested)]
 
 
 def _kind_spec(kind: KindSpec) -> dict[str, Any]:

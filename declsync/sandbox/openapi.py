@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from declsync.profile.model import KEY_MAX_LENGTH, FieldSpec, KindSpec, Profile
-from declsync.profile.schema import field_schema, nullable
+from declsync.profile.schema import always_answered, field_schema, nullable
 
 __all__ = ["build_openapi"]
 
@@ -70,6 +70,7 @@ def _write_schema(kind: KindSpec, *, create: bool) -> dict[str, Any]:
 
 def _resource_schema(kind: KindSpec) -> dict[str, Any]:
     props: dict[str, Any] = {
+        **{name: {"type": "string", "enum": [value], "readOnly": True} for name, value in kind.constants.items()},
         "id": {"type": "string", "format": "uuid", "readOnly": True},
         "friendlyId": {"type": "string", "readOnly": True},
         "key": _key_schema(is_nullable=True),
@@ -80,7 +81,8 @@ def _resource_schema(kind: KindSpec) -> dict[str, Any]:
     for stamp in ("createdAt", "updatedAt"):
         props[stamp] = {"type": "string", "format": "date-time", "readOnly": True}
     props["deletedAt"] = {"type": ["string", "null"], "format": "date-time", "readOnly": True}
-    return {"type": "object", "properties": props, "required": list(props)}
+    optional = set(kind.fields) - set(always_answered(kind.fields))
+    return {"type": "object", "properties": props, "required": [n for n in props if n not in optional]}
 
 
 def _error_schemas() -> dict[str, Any]:

@@ -175,17 +175,31 @@ def _shape(spec: FieldSpec, value: Any, known: Collection[str], keys: Mapping[st
             return {"id": ref_id, "key": keys.get(ref_id) if isinstance(ref_id, str) else None}
         return {"id": ref_id, "key": value.get("key")}
     if t == "object" and type(value) is dict:
-        return {name: _shape(sub, value.get(name), known, keys) for name, sub in spec.fields.items()}
+        return _fields(spec.fields, value, known, keys)
     if t == "array" and spec.items is not None and type(value) is list:
         return [_shape(spec.items, item, known, keys) for item in value]
     return value
 
 
+def _fields(
+    fields: Mapping[str, FieldSpec], body: Mapping[str, Any], known: Collection[str], keys: Mapping[str, str | None]
+) -> dict[str, Any]:
+    # An unset field is null only where the contract lets it be null; a non-nullable one is
+    # left out, since answering null there is an answer the response schema refuses.
+    out = {}
+    for name, spec in fields.items():
+        value = _shape(spec, body.get(name), known, keys)
+        if value is not None or spec.nullable:
+            out[name] = value
+    return out
+
+
 def expand(
     kind: KindSpec, known: Collection[str], body: Mapping[str, Any], keys: Mapping[str, str | None]
 ) -> dict[str, Any]:
-    """Every field of ``kind``, unset ones as null, references with their current keys."""
-    return {name: _shape(spec, body.get(name), known, keys) for name, spec in kind.fields.items()}
+    """Every field of ``kind`` (unset ones as null, or left out when not nullable), references
+    with their current keys."""
+    return _fields(kind.fields, body, known, keys)
 
 
 def _pluck(value: Any, parts: list[str]) -> Iterator[Any]:

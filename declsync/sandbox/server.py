@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from declsync.errors import ConfigError
 from declsync.sandbox.app import SandboxApp
@@ -59,7 +60,7 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _uvicorn(app: SandboxApp) -> uvicorn.Server:
+def _uvicorn(app: ASGIApp) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
         log_level="warning",
@@ -84,10 +85,20 @@ class SandboxServer:
     ...     httpx.get(server.base_url + "/orders", params={"key": "K"})
     """
 
-    def __init__(self, config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        middleware: Callable[[ASGIApp], ASGIApp] | None = None,
+    ) -> None:
         self.config = config or SandboxConfig()
         self.host = host
         self.port = port
+        # Wraps the app that is served (e.g. the contract tests' validating middleware);
+        # ``app`` stays the SandboxApp, so every knob still reaches it.
+        self._middleware = middleware
         self._app: SandboxApp | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -104,7 +115,7 @@ class SandboxServer:
         except BaseException:
             sock.close()
             raise
-        server = _uvicorn(app)
+        server = _uvicorn(self._middleware(app) if self._middleware else app)
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="declsync-sandbox", daemon=True
         )

@@ -89,7 +89,7 @@ class ResourceService:
 
     def render(self, kind: KindSpec, row: Row, keys: Mapping[str, str | None]) -> dict[str, Any]:
         """The full resource a client sees; ``keys`` maps referenced ids to their current keys."""
-        out: dict[str, Any] = {"id": row.id, "friendlyId": row.friendly_id, "key": row.key}
+        out: dict[str, Any] = {**kind.constants, "id": row.id, "friendlyId": row.friendly_id, "key": row.key}
         out.update(expand(kind, self._known, row.body, keys))
         out.update(compute(kind, row.body))
         out["organizationId"] = ORGANIZATION_ID

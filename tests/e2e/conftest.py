@@ -6,9 +6,12 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
+from contract.asgi import ContractMiddleware
+from contract.checker import contract, summary
 from helpers import Result as Result
 from helpers import run as run
 
@@ -19,16 +22,25 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(db_path=":memory:")) as srv:
+    """A sandbox whose every /v1 exchange is checked against the published contract."""
+    middleware = ContractMiddleware.around(contract())
+    with SandboxServer(SandboxConfig(db_path=":memory:"), middleware=middleware) as srv:
         yield srv
 
 
 @pytest.fixture
-def sandbox(server: SandboxServer) -> Iterator[SandboxServer]:
-    """The module's sandbox, emptied before each test."""
+def sandbox(server: SandboxServer, request: pytest.FixtureRequest) -> Iterator[SandboxServer]:
+    """The module's sandbox, emptied before each test. A request declsync (or the test) sent
+    outside the contract, or an answer outside it, fails the test that caused it, unless the
+    test is marked ``contract_exempt(reason=...)`` because it sends bad input on purpose."""
     server.reset()
     server.reset_stats()
+    contract().take()
     yield server
+    violations = contract().take()
+    exempt = request.node.get_closest_marker("contract_exempt")
+    if violations and exempt is None:
+        pytest.fail(f"{len(violations)} contract violation(s):\n{summary(violations)}", pytrace=False)
 
 
 @pytest.fixture
@@ -48,6 +60,7 @@ def api(sandbox: SandboxServer, token: str | None = None) -> httpx.Client:
 
 
 def get(sandbox: SandboxServer, path: str, key: str) -> dict[str, Any] | None:
+    """The resource with client key ``key``, by the contract's lookup ``GET /{r}/{key}?by=key``."""
     with api(sandbox) as c:
-        r = c.get(path, params={"key": key})
+        r = c.get(f"{path}/{quote(key, safe='')}", params={"by": "key"})
         return None if r.status_code == 404 else r.json()

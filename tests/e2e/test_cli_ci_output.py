@@ -68,7 +68,7 @@ def test_plan_github_format_annotates_changes_and_drift(sandbox, workdir: Path) 
     orders = workdir / "manifests" / "orders.yaml"
     orders.write_text(orders.read_text().replace("status: booked", "status: dispatched"))
     with api(sandbox) as c:  # an out-of-band change: drift
-        order = c.get("orders", params={"key": "ERP-ORDER-1001"}).json()
+        order = c.get("orders/ERP-ORDER-1001", params={"by": "key"}).json()
         assert c.patch(f"orders/{order['id']}", json={"status": "quoted"}).status_code == 200
     gh = run(["plan", "--format", "github", *url(sandbox)])
     assert gh.code == 0, gh.all

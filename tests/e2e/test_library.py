@@ -74,7 +74,7 @@ def test_apply_refuses_a_stale_plan_before_any_write(sandbox, workdir: Path) -> 
         Path("manifests/customers.yaml").read_text().replace("Acme Foods", "Acme Foods Inc"), encoding="utf-8")
     plan = declsync.plan(**url(sandbox))
     with httpx.Client(base_url=sandbox.base_url + "/") as http:
-        live = http.get("customers", params={"key": "CUST-ACME"}).json()
+        live = http.get("customers/CUST-ACME", params={"by": "key"}).json()
         http.patch(f"customers/{live['id']}", json={"website": "https://elsewhere.example"}).raise_for_status()
     sandbox.reset_stats()
     with pytest.raises(declsync.StalePlanError, match="CUST-ACME changed since the plan") as info:

@@ -70,7 +70,7 @@ def test_markdown_and_compact_formats(sandbox, workdir: Path) -> None:
     orders = workdir / "manifests" / "orders.yaml"
     orders.write_text(orders.read_text().replace("status: booked", "status: dispatched"))
     with api(sandbox) as c:  # an out-of-band change: drift
-        order = c.get("orders", params={"key": "ERP-ORDER-1001"}).json()
+        order = c.get("orders/ERP-ORDER-1001", params={"by": "key"}).json()
         assert c.patch(f"orders/{order['id']}", json={"status": "quoted"}).status_code == 200
     md = run(["plan", "--format", "markdown", "--detailed-exitcode", "--max-chars", "5000", *url(sandbox)])
     assert md.code == 2, md.all

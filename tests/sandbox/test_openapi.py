@@ -53,5 +53,9 @@ def test_field_shapes() -> None:
     assert schemas["OrderPatch"]["properties"]["key"]["maxLength"] == 512
     customer = schemas["Order"]["properties"]["customer"]
     assert customer["type"] == ["object", "null"] and customer["required"] == ["id", "key"]
-    assert schemas["Location"]["properties"]["customerId"]["type"] == ["string", "null"]
+    # Answers are null only where the contract allows: Location.customerId is not nullable
+    # (and a create must send it, so every answer carries it).
+    assert schemas["Location"]["properties"]["customerId"]["type"] == "string"
+    assert "customerId" in schemas["Location"]["required"]
+    assert "equipments" not in schemas["Carrier"]["required"]
     assert schemas["LocationCreate"]["properties"]["customerId"]["format"] == "uuid"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,10 @@ def _kind(c: Collection, ctx: FieldContext, extra: Mapping[str, Any]) -> KindSpe
                         required=n in c.create.required)
         if spec is not None:
             fields[n] = spec
+    for n, value in (extra.get("defaults") or {}).items():
+        if n not in fields:
+            raise ProfileError(f"kind {c.name}: defaults.{n}: not a writable field{suggest(str(n), fields)}")
+        fields[n] = replace(fields[n], default=value, has_default=True)
     marked = {n for s in (c.create, c.patch, c.read) for n, p in s.properties.items() if p.read_only}
     read_only = (ALWAYS_READ_ONLY | marked | (set(c.read.properties) - set(fields))
                  | set(extra.get("readOnly") or ())) - {"key"}
@@ -172,6 +177,8 @@ def _kind(c: Collection, ctx: FieldContext, extra: Mapping[str, Any]) -> KindSpe
         validation_status=c.validation_status,
         discriminator=disc if disc in fields else None,
         variants=variants,
+        constants={n: p.enum[0] for n, p in c.read.properties.items()
+                   if p.read_only and p.enum is not None and len(p.enum) == 1 and n not in fields},
     )
 
 

@@ -15,6 +15,7 @@ of documents), the file winning::
         pageSize: 100
         path: books                   # names a kind whose GET answers with an inline schema
         computed: {total: items.price}  # read-only number the server sums over an array's field
+        defaults: {status: ACTIVE}    # what the server fills in when a create leaves a field out
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ _KIND_SETTINGS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "readOnly": (list, "a list of field names"),
     "pageSize": (int, "an integer between 1 and 1000"),
     "computed": (Mapping, "a mapping of field name to ARRAY.FIELD (the number field it sums)"),
+    "defaults": (Mapping, "a mapping of field name to the value the server fills in on create"),
 }
 _TOP = frozenset({"name", "kinds"})
 
