@@ -92,6 +92,9 @@ class KindSpec:
     discriminator: str | None = None
     # Discriminator value -> the fields that variant accepts (empty: no variant checks).
     variants: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # Id fields the API's answer does not repeat: field -> the answer's object whose ``id`` holds
+    # it (MVMNT's CustomerContact takes ``customerId`` and answers ``customer: {id, ...}``).
+    id_from: Mapping[str, str] = field(default_factory=dict)
 
     @functools.cached_property
     def ref_fields(self) -> tuple[str, ...]:

@@ -92,6 +92,10 @@ class ResourceService:
         out: dict[str, Any] = {"id": row.id, "friendlyId": row.friendly_id, "key": row.key}
         out.update(expand(kind, self._known, row.body, keys))
         out.update(compute(kind, row.body))
+        for name, member in kind.id_from.items():
+            # As the contract answers: the parent as an object (``customer: {id, key}``), no ``customerId``.
+            ref_id = out.pop(name, None)
+            out[member] = {"id": ref_id, "key": keys.get(ref_id)} if isinstance(ref_id, str) else None
         out["organizationId"] = ORGANIZATION_ID
         out["createdAt"] = format_ms(row.created_ms)
         out["updatedAt"] = format_ms(row.updated_ms)
@@ -101,6 +105,7 @@ class ResourceService:
     def render_many(self, kind: KindSpec, rows: list[Row]) -> list[dict[str, Any]]:
         # One query for the keys of everything the page references.
         ids = {ref for row in rows for ref in reference_ids(kind, self._known, row.body)}
+        ids |= {ref for row in rows for name in kind.id_from if isinstance(ref := row.body.get(name), str)}
         keys = self.store.live_keys(ids)
         return [self.render(kind, row, keys) for row in rows]
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
+
+from declsync.profile.model import load_profile
+from declsync.sandbox import SandboxConfig, SandboxServer
 
 from .conftest import created, customer, details, location, order
 
@@ -71,10 +75,33 @@ def test_ref_kind_strings_must_be_ids_of_that_kind(client: httpx.Client) -> None
     assert "customerId" in details(client.patch("locations/L-1", json={"customerId": ghost}))
 
 
-def test_references_to_kinds_outside_the_profile_are_kept_as_given(client: httpx.Client) -> None:
+def test_references_to_kinds_outside_the_profile_are_kept_as_given() -> None:
+    # The hand-written profile has Customer.paymentTerm but no PaymentTerm kind.
+    profile = load_profile(Path(__file__).parents[1] / "fixtures" / "handwritten-mvmnt.yaml")
+    with SandboxServer(SandboxConfig(db_path=":memory:", profile=profile)) as server, \
+            httpx.Client(base_url=server.base_url + "/", timeout=10) as client:
+        c = customer(client, "C-1", paymentTerm={"key": "NET30"})
+        assert c["paymentTerm"] == {"id": None, "key": "NET30"}
+        pt = "3f2c8a4e-1b2d-4c5e-8f90-123456789abc"
+        r = client.patch("customers/C-1", json={"paymentTerm": {"id": pt}})
+        # No PaymentTerm kind: the reference is stored as given (replaced whole), not resolved.
+        assert r.json()["paymentTerm"] == {"id": pt, "key": None}
+
+
+def test_payment_term_references_resolve(client: httpx.Client) -> None:
+    # The bundled profile has PaymentTerm (payment-terms.yaml): references to it must exist.
+    assert "paymentTerm" in details(client.post("customers", json={
+        "key": "C-1", "name": "Acme", "status": "ACTIVE", "paymentTerm": {"key": "NET30"}}))
+    net30 = created(client.post("payment-terms", json={"key": "NET30", "name": "Net 30", "days": 30}))
     c = customer(client, "C-1", paymentTerm={"key": "NET30"})
-    assert c["paymentTerm"] == {"id": None, "key": "NET30"}
-    pt = "3f2c8a4e-1b2d-4c5e-8f90-123456789abc"  # the contract's reference ids are uuids
-    r = client.patch("customers/C-1", json={"paymentTerm": {"id": pt}})
-    # No PaymentTerm kind in the bundled profile: the contract's object is merged like any nested object.
-    assert r.json()["paymentTerm"] == {"id": pt, "key": "NET30"}
+    assert c["paymentTerm"] == {"id": net30["id"], "key": "NET30"}
+
+
+def test_contacts_answer_their_parent_as_an_object(client: httpx.Client) -> None:
+    # As the contract: POST takes customerId; the answer has customer {id, ...}, no customerId.
+    acme = customer(client, "C-1")
+    body = {"key": "CC-1", "customerId": acme["id"], "name": "Jane", "contactInfo": {"name": "Jane"}}
+    contact = created(client.post("customer-contacts", json=body))
+    assert contact["customer"] == {"id": acme["id"], "key": "C-1"} and "customerId" not in contact
+    assert "customerId" in details(client.post("customer-contacts", json={**body, "key": "CC-2",
+                                                                        "customerId": str(uuid.uuid4())}))

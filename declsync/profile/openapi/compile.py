@@ -172,7 +172,20 @@ def _kind(c: Collection, ctx: FieldContext, extra: Mapping[str, Any]) -> KindSpe
         validation_status=c.validation_status,
         discriminator=disc if disc in fields else None,
         variants=variants,
+        id_from=_id_from(fields, c.read),
     )
+
+
+def _id_from(fields: Mapping[str, FieldSpec], read: Shape) -> dict[str, str]:
+    """Id fields (``customerId``) the answer has only as an object (``customer: {id, ...}``):
+    without this, a live resource would never show the id the manifest declares."""
+    out = {}
+    for name, spec in fields.items():
+        member = read.properties.get(name.removesuffix("Id"))
+        if (spec.ref_kind and name.endswith("Id") and name not in read.properties
+                and member is not None and "id" in member.properties):
+            out[name] = name.removesuffix("Id")
+    return out
 
 
 def _computed(kind: str, raw: Mapping[str, Any], fields: Mapping[str, FieldSpec]) -> dict[str, FieldSpec]:
