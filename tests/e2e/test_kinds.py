@@ -103,3 +103,21 @@ def test_a_contact_cannot_move_to_another_parent(sandbox, workdir: Path) -> None
     sandbox.reset_stats()
     assert run(["apply", "--auto-approve", *url(sandbox), *paths]).code == 0
     assert sandbox.stats()["by_method"].get("PATCH") == 0 and sandbox.stats()["writes"] == 0
+
+
+def test_pruned_contacts_are_soft_deleted_and_import_reads_parents_back(sandbox, workdir: Path) -> None:
+    paths = _with_examples(workdir)
+    assert run(["apply", "--auto-approve", *url(sandbox), *paths]).code == 0
+    contact_id = by_key(sandbox, "carrier-contacts", "CARR-SWIFTLINE-AR")["id"]
+    (workdir / "kinds" / "carrier-contacts.yaml").unlink()
+    pruned = run(["apply", "--auto-approve", "--prune", *url(sandbox), *paths])
+    assert pruned.code == 0, pruned.all
+    assert sandbox.stats()["by_method"].get("DELETE") == 1
+    with api(sandbox) as c:
+        assert c.get(f"carrier-contacts/{contact_id}").status_code == 404
+        assert c.post("carrier-contacts/filter", json={"filter": {"key": {"in": ["CARR-SWIFTLINE-AR"]}}}).json()[
+            "data"] == []
+    imported = run(["import", "CustomerContact", "CC-GLOBEX-AP", "--out-dir", "imported", *url(sandbox)])
+    assert imported.code == 0, imported.all
+    text = (workdir / "imported" / "customer-contacts" / "CC-GLOBEX-AP.yaml").read_text()
+    assert "customerId: {$ref: Customer/CUST-GLOBEX}" in text
