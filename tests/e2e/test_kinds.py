@@ -5,6 +5,7 @@ as the contract does (``customer: {id, ...}``, no ``customerId``)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -74,6 +75,11 @@ def test_new_kinds_update_field_by_field_then_no_changes(sandbox, workdir: Path)
             assert old in text, (name, old)
             text = text.replace(old, new)
         path.write_text(text)
+    doc = json.loads(run(["plan", "--format", "json", *url(sandbox), *paths]).out)
+    (vendor,) = [c for c in doc["changes"] if c["kind"] == "Vendor"]
+    # VendorPatch.billingAddress is AddressInput (line1, city, country, market required): they ride along.
+    assert vendor["patch"] == {"currency": "CAD", "billingAddress": {
+        "line1": "77 Commerce Dr", "city": "Atlanta", "country": "US", "market": "Atlanta", "line2": "Suite 3"}}
     plan = run(["plan", *url(sandbox), *paths])
     assert "Plan: 0 to create, 5 to update, 9 unchanged." in plan.out, plan.all
     assert 'contactInfo.title: "Accounts Payable" → "AP Lead"' in plan.out
