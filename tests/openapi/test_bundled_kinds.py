@@ -95,3 +95,9 @@ def test_new_kinds_are_looked_up_by_filter_and_soft_deleted(kinds: dict[str, Kin
 def test_vendor_contacts_have_no_client_key_and_are_left_out(kinds: dict[str, KindSpec]) -> None:
     # mvmnt-vendor-contacts-api-openapi.yml: no `key` in VendorContactInput, VendorContact or its filter.
     assert "VendorContact" not in kinds and not (BUNDLED / "vendor-contacts.yaml").exists()
+
+
+def test_kinds_come_in_the_overlays_order() -> None:
+    # The directory's files sort carrier-contacts.yaml first; declsync.yaml lists the order shown.
+    assert list(default_profile().kinds) == ["Customer", "Location", "Carrier", "CustomerContact", "LocationContact",
+                                             "CarrierContact", "Vendor", "PaymentTerm", "Order", "Shipment"]

@@ -104,6 +104,9 @@ def compile_documents(docs: Sequence[Document], overlay: Mapping[str, Any] | Non
         detail = "; ".join(skipped) or "no collection has POST /{r} and PATCH /{r}/{id}"
         raise ProfileError(f"{', '.join(d.source for d in docs)}: no resource kinds found ({detail})")
     kinds = _kinds(found, extra, skipped)
+    # Kinds the overlay names come first, in its order (a directory's documents are read by file
+    # name, which says nothing of which kinds matter most); the others follow in document order.
+    kinds = {**{k: kinds[k] for k in extra.kinds if k in kinds}, **kinds}
     where = extra.source or docs[0].source
     for kname in extra.kinds:
         if kname not in kinds:
