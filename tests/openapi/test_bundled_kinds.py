@@ -9,6 +9,8 @@ import pytest
 import yaml
 
 from declsync.profile.model import KindSpec, default_profile, load_profile
+from declsync.profile.openapi import Document, compile_document
+from declsync.remote.dialect import with_ids
 
 BUNDLED = Path(__file__).resolve().parents[2] / "declsync" / "profiles" / "mvmnt"
 DOCUMENTS = {
@@ -101,3 +103,45 @@ def test_kinds_come_in_the_overlays_order() -> None:
     # The directory's files sort carrier-contacts.yaml first; declsync.yaml lists the order shown.
     assert list(default_profile().kinds) == ["Customer", "Location", "Carrier", "CustomerContact", "LocationContact",
                                              "CarrierContact", "Vendor", "PaymentTerm", "Order", "Shipment"]
+
+
+def _tiny_api(answer_has_id_field: bool) -> dict:  # type: ignore[type-arg]
+    ref = {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "name": {"type": "string"}}}
+    note = {"type": "object", "properties": {
+        "id": {"type": "string", "readOnly": True}, "key": {"type": ["string", "null"]}, "text": {"type": "string"},
+        "author": ref, **({"authorId": {"type": "string", "format": "uuid"}} if answer_has_id_field else {})}}
+    author = {"type": "object", "properties": {"id": {"type": "string", "readOnly": True},
+                                               "key": {"type": ["string", "null"]}, "name": {"type": "string"}}}
+
+    def crud(inp: str, out: str) -> dict:  # type: ignore[type-arg]
+        body = {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{inp}"}}}}
+        answer = {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{out}"}}}}
+        return {"post": {"requestBody": body, "responses": {"201": answer}},
+                "item": {"get": {"responses": {"200": answer}}, "patch": {"requestBody": body,
+                                                                          "responses": {"200": answer}}}}
+
+    paths = {}
+    for r, (inp, out) in {"notes": ("NoteInput", "Note"), "authors": ("AuthorInput", "Author")}.items():
+        ops = crud(inp, out)
+        paths[f"/{r}"] = {"post": ops["post"]}
+        paths[f"/{r}/{{id}}"] = ops["item"]
+    note_input = {"type": "object", "properties": {"key": {"type": "string"}, "text": {"type": "string"},
+                                                   "authorId": {"type": "string", "format": "uuid"}}}
+    author_input = {"type": "object", "properties": {"key": {"type": "string"}, "name": {"type": "string"}}}
+    return {"openapi": "3.1.0", "info": {"title": "notes", "version": "1"}, "paths": paths,
+            "components": {"schemas": {"Note": note, "NoteInput": note_input, "Author": author,
+                                       "AuthorInput": author_input}}}
+
+
+@pytest.mark.parametrize("answer_has_id_field", [False, True])
+def test_an_id_field_the_answer_holds_only_as_an_object_is_read_back_from_it(answer_has_id_field: bool) -> None:
+    profile = compile_document(Document(_tiny_api(answer_has_id_field), "notes.yaml"))
+    note = profile.kinds["Note"]
+    assert note.fields["authorId"].ref_kind == "Author"
+    assert dict(note.id_from) == ({} if answer_has_id_field else {"authorId": "author"})
+    if not answer_has_id_field:
+        assert with_ids(note, {"id": "n1", "author": {"id": "a1", "name": "Ann"}})["authorId"] == "a1"
+        assert with_ids(note, {"id": "n1", "author": None})["authorId"] is None
+        # An answer that has the field itself wins; an answer without the object is left alone.
+        assert with_ids(note, {"id": "n1", "authorId": "a2", "author": {"id": "a1"}})["authorId"] == "a2"
+        assert "authorId" not in with_ids(note, {"id": "n1"})
