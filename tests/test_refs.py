@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from declsync.normalize import canonical_datetime, values_equal
 from declsync.planning.mergepatch import apply_merge_patch, strip_nulls
 from declsync.planning.refs import find_cycle, find_refs, substitute_refs, topological_levels
-from declsync.profile.model import default_profile
+from declsync.profile.model import default_profile, load_profile
 
 PROFILE = default_profile()
 
@@ -16,8 +18,12 @@ def test_find_refs_in_nested_and_array_fields() -> None:
         (("customer",), "Customer/C", "key"), (("stops", 0, "location"), "Location/L1", "key")]
     loc = find_refs({"customerId": {"$ref": "Customer/C"}}, PROFILE.kind("Location"), PROFILE)
     assert [(r.address, r.style) for r in loc] == [("Customer/C", "id")]
-    # references to kinds outside the profile are left to the API
-    assert find_refs({"paymentTerm": {"key": "NET30"}}, PROFILE.kind("Customer"), PROFILE) == []
+    # references to kinds outside the profile are left to the API (the hand-written profile has no PaymentTerm)
+    hand = load_profile(Path(__file__).parent / "fixtures" / "handwritten-mvmnt.yaml")
+    assert find_refs({"paymentTerm": {"key": "NET30"}}, hand.kind("Customer"), hand) == []
+    # ... and resolved where the profile has the kind (the bundled one has PaymentTerm)
+    assert [r.address for r in find_refs({"paymentTerm": {"key": "NET30"}}, PROFILE.kind("Customer"), PROFILE)] == [
+        "PaymentTerm/NET30"]
 
 
 def test_substitute_refs() -> None:

@@ -121,7 +121,7 @@ def _diff(
             sub: dict[str, Any] = {}
             _diff(d, lv, av if isinstance(av, Mapping) else {}, spec.fields, path, out, sub)
             if sub:
-                patch[name] = sub
+                patch[name] = _with_required(spec, sub, d, lv)
             continue
         # A {$ref} marker never equals a live value, so "known after apply" fields are always sent.
         if not values_equal(d, lv, spec):
@@ -158,6 +158,16 @@ def _diff(
                 f"{shown_path} was removed from the manifest but cannot be cleared (the field is not nullable); "
                 "it keeps its live value"
             )
+
+
+def _with_required(spec: FieldSpec, sub: dict[str, Any], desired: Mapping[str, Any],
+                   live: Mapping[str, Any]) -> dict[str, Any]:
+    """A nested patch that carries the object's required fields, unchanged ones included: the
+    contract's patch schemas reuse the create shape (MVMNT's ``AddressInput`` requires ``line1,
+    city, country, market`` in a PATCH too), so ``{market: CHI}`` alone would be refused."""
+    missing = [n for n, f in spec.fields.items() if f.required and n not in sub]
+    extra = {n: desired[n] if n in desired else live.get(n) for n in missing}
+    return {**{n: v for n, v in extra.items() if v is not None}, **sub} if extra else sub
 
 
 def _without(value: Mapping[str, Any], paths: Sequence[tuple[str, ...]]) -> dict[str, Any]:

@@ -94,6 +94,9 @@ class KindSpec:
     variants: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # Read-only fields with one possible value, which every answer carries (``object: CUSTOMER``).
     constants: Mapping[str, Any] = field(default_factory=dict)
+    # Id fields the API's answer does not repeat: field -> the answer's object whose ``id`` holds
+    # it (MVMNT's CustomerContact takes ``customerId`` and answers ``customer: {id, ...}``).
+    id_from: Mapping[str, str] = field(default_factory=dict)
 
     @functools.cached_property
     def ref_fields(self) -> tuple[str, ...]:

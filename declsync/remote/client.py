@@ -68,7 +68,7 @@ class ApiClient(HttpSession):
             size = max(1, kind.page_size)
             chunks = [unique[i : i + size] for i in range(0, len(unique), size)]
             for part in self._map(lambda chunk: self._filter_keys(kind, chunk), chunks):
-                found.update(part)
+                found.update({key: dialect.with_ids(kind, resource) for key, resource in part.items()})
         else:
             answers = self._map(lambda k: self.get_by_key(kind, k), unique)
             for key, resource in zip(unique, answers, strict=True):
@@ -79,7 +79,7 @@ class ApiClient(HttpSession):
     def get(self, kind: KindSpec, ref: str) -> dict[str, Any] | None:
         """``GET {path}/{ref}`` (ref: id, friendlyId or key); None when it does not exist."""
         answer = self._call("GET", self._item_url(kind, ref), allow_404=True)
-        return None if answer.status == 404 else dialect.answering(answer, ref)
+        return None if answer.status == 404 else dialect.with_ids(kind, dialect.answering(answer, ref))
 
     def get_with_etag(self, kind: KindSpec, ref: str) -> tuple[dict[str, Any] | None, str | None]:
         """``GET {path}/{ref}`` and the answer's ``ETag`` (None when the server sends none), for
@@ -87,7 +87,7 @@ class ApiClient(HttpSession):
         answer = self._call("GET", self._item_url(kind, ref), allow_404=True)
         if answer.status == 404:
             return None, None
-        return dialect.answering(answer, ref), answer.headers.get("etag")
+        return dialect.with_ids(kind, dialect.answering(answer, ref)), answer.headers.get("etag")
 
     def get_by_key(self, kind: KindSpec, key: str) -> dict[str, Any] | None:
         """``GET {path}?key=K`` (``GET {path}/K?by=key`` with ``kind.lookup_by_key``);
@@ -101,11 +101,12 @@ class ApiClient(HttpSession):
             answer = self._call("GET", self._url(kind), params={"key": key}, allow_404=True)
         if answer.status == 404:
             return None
-        return dialect.key_answer(kind, key, answer)
+        found = dialect.key_answer(kind, key, answer)
+        return None if found is None else dialect.with_ids(kind, found)
 
     def create(self, kind: KindSpec, body: Mapping[str, Any], *, idempotency_key: str) -> dict[str, Any]:
         answer = self._call("POST", self._url(kind), body=body, headers={"Idempotency-Key": idempotency_key})
-        created = dialect.resource_of(answer)
+        created = dialect.with_ids(kind, dialect.resource_of(answer))
         if "key" in body and created.get("key") != body["key"]:
             # Recording this id under our key would point the key at another resource.
             raise unexpected(answer, f"created {shown(body['key'])} but the answer is the resource of key "
@@ -125,7 +126,7 @@ class ApiClient(HttpSession):
         if if_match is not None:
             headers["If-Match"] = if_match
         answer = self._call("PATCH", self._item_url(kind, id), body=body, headers=headers)
-        return dialect.answering(answer, id)
+        return dialect.with_ids(kind, dialect.answering(answer, id))
 
     def delete(self, kind: KindSpec, id: str, *, idempotency_key: str) -> None:
         self._call("DELETE", self._item_url(kind, id), headers={"Idempotency-Key": idempotency_key})
@@ -134,7 +135,7 @@ class ApiClient(HttpSession):
         """Every (non-deleted) resource of a kind, page by page; only keyed ones by default."""
         flt: dict[str, Any] = {"key": {"isNull": False}} if with_key_only else {}
         for _, items in dialect.pages(self._post, f"{self._url(kind)}/filter", kind, flt):
-            yield from items
+            yield from (dialect.with_ids(kind, item) for item in items)
 
     # ---------------------------------------------------------------- lookups
 

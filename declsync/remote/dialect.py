@@ -18,7 +18,7 @@ from declsync.remote.answers import Answer, answers_for, has_more, lone_surrogat
 from declsync.remote.failures import snippet, unexpected
 
 __all__ = ["EXTRA_LOOKUP_PAGES", "MAX_EMPTY_PAGES", "answering", "decode", "filter_keys", "key_answer", "pages",
-           "resource_of"]
+           "resource_of", "with_ids"]
 
 # A keyed lookup of N keys may follow at most N + this many pages: every page but the
 # last should bring a key asked for, so more pages mean the paging never ends.
@@ -33,6 +33,21 @@ Post = Callable[[str, Mapping[str, Any]], Answer]
 def has_id(resource: Mapping[str, Any]) -> bool:
     ident = resource.get("id")
     return isinstance(ident, str) and bool(ident)
+
+
+def with_ids(kind: KindSpec, resource: dict[str, Any]) -> dict[str, Any]:
+    """``resource`` with the id fields its answer holds only as objects filled in
+    (``customerId`` from ``customer.id``, per ``kind.id_from``), so that a live resource
+    shows what its manifest declares. An answer that has the field itself wins."""
+    for name, member in kind.id_from.items():
+        if name in resource or member not in resource:
+            continue
+        value = resource[member]
+        if value is None:
+            resource[name] = None
+        elif isinstance(value, dict) and isinstance(value.get("id"), str):
+            resource[name] = value["id"]
+    return resource
 
 
 def decode(answer: Answer) -> Any:

@@ -9,6 +9,7 @@ so that a schema-driven fuzzer and the server agree on what is valid.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from declsync.profile.model import KEY_MAX_LENGTH, FieldSpec, KindSpec, Profile
@@ -43,7 +44,10 @@ def _require_nested(schema: dict[str, Any], spec: FieldSpec) -> None:
 def _body_schema(kind: KindSpec, *, create: bool, names: frozenset[str] | None = None) -> dict[str, Any]:
     fields = {n: s for n, s in kind.fields.items() if names is None or n in names}
     props: dict[str, Any] = {"key": _key_schema(is_nullable=True)}
-    props.update({name: field_schema(spec, "write") for name, spec in fields.items()})
+    # A field required on create is never null there (null is "missing"), even where a
+    # PATCH may clear it (the contract's contactInfo: required on create, nullable in a patch).
+    props.update({name: field_schema(replace(spec, nullable=False) if create and spec.required else spec, "write")
+                  for name, spec in fields.items()})
     if create:
         for name, spec in fields.items():
             _require_nested(props[name], spec)
@@ -75,7 +79,11 @@ def _resource_schema(kind: KindSpec) -> dict[str, Any]:
         "friendlyId": {"type": "string", "readOnly": True},
         "key": _key_schema(is_nullable=True),
     }
-    props.update({name: field_schema(spec, "read") for name, spec in kind.fields.items()})
+    props.update({name: field_schema(spec, "read") for name, spec in kind.fields.items() if name not in kind.id_from})
+    for member in kind.id_from.values():
+        # Answered as the parent object ({id, key}) in place of the id field, as the contract does.
+        props[member] = {"type": ["object", "null"], "readOnly": True,
+                         "properties": {"id": {"type": "string"}, "key": {"type": ["string", "null"]}}}
     props.update({name: {**field_schema(spec, "read"), "readOnly": True} for name, spec in kind.computed.items()})
     props["organizationId"] = {"type": "string", "readOnly": True}
     for stamp in ("createdAt", "updatedAt"):

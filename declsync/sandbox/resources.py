@@ -164,15 +164,36 @@ def reference_ids(kind: KindSpec, known: Collection[str], body: Mapping[str, Any
             yield ref["id"]
 
 
-def _shape(spec: FieldSpec, value: Any, known: Collection[str], keys: Mapping[str, str | None]) -> Any:
+Refs = Mapping[str, Mapping[str, Any]]
+"""Referenced resources' summaries by id (``summary``): what an answer embeds for a reference."""
+
+
+def summary(row: Any) -> dict[str, Any]:
+    """A referenced resource as MVMNT answers embed it (``CustomerReference``: id, key, name,
+    friendlyId, status, createdAt, updatedAt, …): its key, friendly id, timestamps and every
+    top-level scalar it has. Nested objects and arrays stay out; the contract's reference
+    schemas list scalars only."""
+    out: dict[str, Any] = {n: v for n, v in row.body.items() if isinstance(v, str | int | float | bool)}
+    out.update(key=row.key, friendlyId=row.friendly_id, createdAt=format_ms(row.created_ms),
+               updatedAt=format_ms(row.updated_ms))
+    return out
+
+
+def reference_answer(ref_id: Any, refs: Refs) -> dict[str, Any]:
+    """``{"id": …}`` with the referenced resource's summary; the key is null once it is deleted
+    (its key is free again)."""
+    found = refs.get(ref_id) if isinstance(ref_id, str) else None
+    return {"id": ref_id, **(found if found is not None else {"key": None})}
+
+
+def _shape(spec: FieldSpec, value: Any, known: Collection[str], keys: Refs) -> Any:
     if value is None:
         return None
     t = spec.type
     if t == "reference" and type(value) is dict:
         ref_id = value.get("id")
         if spec.kind in known:
-            # The referenced resource's current key; null once it is deleted (its key is free).
-            return {"id": ref_id, "key": keys.get(ref_id) if isinstance(ref_id, str) else None}
+            return reference_answer(ref_id, keys)
         return {"id": ref_id, "key": value.get("key")}
     if t == "object" and type(value) is dict:
         return _fields(spec.fields, value, known, keys)
@@ -182,7 +203,7 @@ def _shape(spec: FieldSpec, value: Any, known: Collection[str], keys: Mapping[st
 
 
 def _fields(
-    fields: Mapping[str, FieldSpec], body: Mapping[str, Any], known: Collection[str], keys: Mapping[str, str | None]
+    fields: Mapping[str, FieldSpec], body: Mapping[str, Any], known: Collection[str], keys: Refs
 ) -> dict[str, Any]:
     # An unset field is null only where the contract lets it be null; a non-nullable one is
     # left out, since answering null there is an answer the response schema refuses.
@@ -195,7 +216,7 @@ def _fields(
 
 
 def expand(
-    kind: KindSpec, known: Collection[str], body: Mapping[str, Any], keys: Mapping[str, str | None]
+    kind: KindSpec, known: Collection[str], body: Mapping[str, Any], keys: Refs
 ) -> dict[str, Any]:
     """Every field of ``kind`` (unset ones as null, or left out when not nullable), references
     with their current keys."""

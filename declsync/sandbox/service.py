@@ -24,6 +24,7 @@ from declsync.sandbox.config import ORGANIZATION_ID
 from declsync.sandbox.listing import encode_cursor, page_request
 from declsync.sandbox.replies import Reply, error, not_found, ok, validation_error
 from declsync.sandbox.resources import (
+    Refs,
     body_fingerprint,
     canonicalise_datetimes,
     compute,
@@ -31,8 +32,10 @@ from declsync.sandbox.resources import (
     fill_defaults,
     format_ms,
     merge,
+    reference_answer,
     reference_ids,
     reference_slots,
+    summary,
 )
 from declsync.sandbox.store import Column, DuplicateKeyError, IdempotencyRecord, Row, Store
 
@@ -87,11 +90,16 @@ class ResourceService:
 
     # ------------------------------------------------------------------ rendering
 
-    def render(self, kind: KindSpec, row: Row, keys: Mapping[str, str | None]) -> dict[str, Any]:
+    def render(self, kind: KindSpec, row: Row, keys: Refs) -> dict[str, Any]:
         """The full resource a client sees; ``keys`` maps referenced ids to their current keys."""
         out: dict[str, Any] = {**kind.constants, "id": row.id, "friendlyId": row.friendly_id, "key": row.key}
         out.update(expand(kind, self._known, row.body, keys))
         out.update(compute(kind, row.body))
+        for name, member in kind.id_from.items():
+            # As the contract answers: the parent as an object (``customer: {id, key, name, …}``),
+            # no ``customerId``.
+            ref_id = out.pop(name, None)
+            out[member] = reference_answer(ref_id, keys) if isinstance(ref_id, str) else None
         out["organizationId"] = ORGANIZATION_ID
         out["createdAt"] = format_ms(row.created_ms)
         out["updatedAt"] = format_ms(row.updated_ms)
@@ -101,8 +109,9 @@ class ResourceService:
     def render_many(self, kind: KindSpec, rows: list[Row]) -> list[dict[str, Any]]:
         # One query for the keys of everything the page references.
         ids = {ref for row in rows for ref in reference_ids(kind, self._known, row.body)}
-        keys = self.store.live_keys(ids)
-        return [self.render(kind, row, keys) for row in rows]
+        ids |= {ref for row in rows for name in kind.id_from if isinstance(ref := row.body.get(name), str)}
+        refs = {ref: summary(found) for ref, found in self.store.live_rows(ids).items()}
+        return [self.render(kind, row, refs) for row in rows]
 
     def _single(self, kind: KindSpec, row: Row, status: int = 200, *, wrote: bool = False) -> Reply:
         (resource,) = self.render_many(kind, [row])

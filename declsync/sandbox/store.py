@@ -220,17 +220,18 @@ class Store:
             ).fetchall()
         return {r[0]: r[1] for r in rows}
 
-    def live_keys(self, ids: Iterable[str]) -> dict[str, str | None]:
-        """``{id: key}`` for those of ``ids`` that are live resources (of any kind)."""
+    def live_rows(self, ids: Iterable[str]) -> dict[str, Row]:
+        """``{id: row}`` for those of ``ids`` that are live resources (of any kind)."""
         wanted = sorted(set(ids))
         if not wanted:
             return {}
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, key FROM resources WHERE id IN (SELECT value FROM json_each(?)) AND deleted_ms IS NULL",
+                f"SELECT {_COLUMNS} FROM resources WHERE id IN (SELECT value FROM json_each(?)) "
+                "AND deleted_ms IS NULL",
                 (_dumps(wanted),),
             ).fetchall()
-        return {r[0]: r[1] for r in rows}
+        return {row.id: row for row in map(_row, rows)}
 
     def count(self, kind: str | None = None, *, include_deleted: bool = False) -> int:
         sql = "SELECT COUNT(*) FROM resources WHERE (? IS NULL OR kind = ?)"

@@ -156,6 +156,8 @@ def test_schema_command(workdir: Path) -> None:
     result = run(["schema"])
     assert result.code == 0
     schema = json.loads(result.out)
-    assert schema["properties"]["kind"]["enum"] == ["Customer", "Location", "Carrier", "Order", "Shipment"]
+    assert schema["properties"]["kind"]["enum"] == ["Customer", "Location", "Carrier", "CustomerContact",
+                                                    "LocationContact", "CarrierContact", "Vendor", "PaymentTerm",
+                                                    "Order", "Shipment"]
     assert run(["schema", "--out", "schema/manifest.json"]).code == 0
     assert json.loads(Path("schema/manifest.json").read_text()) == schema

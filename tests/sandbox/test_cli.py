@@ -66,7 +66,9 @@ def test_seed_is_idempotent_and_reset_wipes(tmp_path: Path) -> None:
         location = c.get("locations/DEMO-LOC-ACME-CHI").json()
         assert location["customerId"] == c.get("customers/DEMO-CUST-ACME").json()["id"]
         shipment = c.get("shipments/DEMO-SHP-1001").json()
-        assert shipment["order"] == {"id": order["id"], "key": "DEMO-ORD-1001"}
+        # A reference answers the referenced resource's summary (id, key, friendlyId, scalars).
+        assert shipment["order"]["id"] == order["id"] and shipment["order"]["key"] == "DEMO-ORD-1001"
+        assert shipment["order"]["friendlyId"] == order["friendlyId"]
         keys = [r["key"] for r in c.post("customers/filter", json={}).json()["data"]]
         assert all(k.startswith("DEMO-") for k in keys) and len(keys) == 3
     reset = runner.invoke(sandbox_group, ["reset", "--db", db])

@@ -12,6 +12,12 @@ from declsync.sandbox import SandboxServer
 from .conftest import CHARGE_CODE, customer, order
 
 
+def ref(answer: dict) -> dict:
+    """A reference answer's id and key (it also carries the referenced resource's summary)."""
+    return {"id": answer.get("id"), "key": answer.get("key")}
+
+
+
 def keys(response: httpx.Response) -> list[str | None]:
     assert response.status_code == 200, response.text
     return [item["key"] for item in response.json()["data"]]
@@ -113,4 +119,4 @@ def test_a_full_page_resolves_references_in_bulk(client: httpx.Client, sandbox: 
     r = client.post("orders/filter", json={"filter": {"key": {"in": [f"O{i}" for i in range(260)]}}, "pageSize": 250})
     data = r.json()["data"]
     assert len(data) == 250 and r.json()["pageInfo"]["hasNextPage"] is True
-    assert all(d["customer"] == {"id": acme["id"], "key": "C-1"} and d["totalRevenue"] == 31.5 for d in data)
+    assert all(ref(d["customer"]) == {"id": acme["id"], "key": "C-1"} and d["totalRevenue"] == 31.5 for d in data)

@@ -105,6 +105,9 @@ def compile_documents(docs: Sequence[Document], overlay: Mapping[str, Any] | Non
         detail = "; ".join(skipped) or "no collection has POST /{r} and PATCH /{r}/{id}"
         raise ProfileError(f"{', '.join(d.source for d in docs)}: no resource kinds found ({detail})")
     kinds = _kinds(found, extra, skipped)
+    # Kinds the overlay names come first, in its order (a directory's documents are read by file
+    # name, which says nothing of which kinds matter most); the others follow in document order.
+    kinds = {**{k: kinds[k] for k in extra.kinds if k in kinds}, **kinds}
     where = extra.source or docs[0].source
     for kname in extra.kinds:
         if kname not in kinds:
@@ -179,7 +182,20 @@ def _kind(c: Collection, ctx: FieldContext, extra: Mapping[str, Any]) -> KindSpe
         variants=variants,
         constants={n: p.enum[0] for n, p in c.read.properties.items()
                    if p.read_only and p.enum is not None and len(p.enum) == 1 and n not in fields},
+        id_from=_id_from(fields, c.read),
     )
+
+
+def _id_from(fields: Mapping[str, FieldSpec], read: Shape) -> dict[str, str]:
+    """Id fields (``customerId``) the answer has only as an object (``customer: {id, ...}``):
+    without this, a live resource would never show the id the manifest declares."""
+    out = {}
+    for name, spec in fields.items():
+        member = read.properties.get(name.removesuffix("Id"))
+        if (spec.ref_kind and name.endswith("Id") and name not in read.properties
+                and member is not None and "id" in member.properties):
+            out[name] = name.removesuffix("Id")
+    return out
 
 
 def _computed(kind: str, raw: Mapping[str, Any], fields: Mapping[str, FieldSpec]) -> dict[str, FieldSpec]:
