@@ -18,6 +18,7 @@ from declsync.profile.model import (
     validate_key,
 )
 from declsync.profile.paths import field_paths
+from declsync.profile.types import field_type, from_yaml
 
 __all__ = ["LIFECYCLE_FIELDS", "TOP_LEVEL_FIELDS", "check_document"]
 
@@ -77,20 +78,6 @@ def _quote_hint(value: Any) -> str:
     return f" (YAML read the unquoted value as {surprise}; quote it)" if surprise else ""
 
 
-def _to_json_values(value: Any, spec: FieldSpec | None) -> Any:
-    """Turn YAML date-times in date-time fields into ISO strings (what the API speaks)."""
-    if spec is None:
-        return value
-    if spec.type == "datetime" and isinstance(value, datetime):
-        # A naive date-time stays naive here so validation can say "add a timezone".
-        return value.isoformat()
-    if spec.type == "object" and isinstance(value, dict):
-        return {k: _to_json_values(v, spec.fields.get(k)) for k, v in value.items()}
-    if spec.type == "array" and isinstance(value, list):
-        return [_to_json_values(v, spec.items) for v in value]
-    return value
-
-
 def _value_at(data: Any, path: PathT) -> Any:
     for part in path:
         try:
@@ -148,7 +135,7 @@ def check_document(
         return None
     if kind is None:
         return None
-    spec = {k: _to_json_values(v, kind.fields.get(k)) if isinstance(k, str) else v for k, v in spec.items()}
+    spec = {k: from_yaml(kind.fields.get(k), v) if isinstance(k, str) else v for k, v in spec.items()}
     # Only the lines later stages can ask for (fields, and the references inside them;
     # line_of() falls back to the closest ancestor for anything else): the full map is
     # built only when there is a problem to place.
@@ -231,9 +218,9 @@ def _ignore_path_problem(kind: KindSpec, path: str) -> str | None:
             return f"{shown!r} is not {where}{suggest(part, fields)}"
         if i == len(parts) - 1:
             return None
-        if spec.type == "array":
+        if field_type(spec).whole:
             return f"{shown!r} is an array, which is always sent whole; ignore the whole array ({shown!r})"
-        if spec.type != "object":
+        if not field_type(spec).merges:
             return f"{shown!r} is not an object, so it has no field {parts[i + 1]!r}"
         fields = spec.fields
     return None  # pragma: no cover - the loop always returns

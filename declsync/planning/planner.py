@@ -32,6 +32,7 @@ from declsync.planning.prune import PruneOptions, check_mass_delete, plan_prune
 from declsync.planning.refs import find_cycle, find_refs, substitute_refs
 from declsync.planning.sensitive import annotate, mask_plan
 from declsync.profile.model import FieldSpec, KindSpec, Profile, format_path
+from declsync.profile.types import field_type, project
 from declsync.state import StateEntry
 
 __all__ = ["ResourceKey", "lookup_set", "make_plan", "plan_resource"]
@@ -58,19 +59,6 @@ class _Diff:
     patch: dict[str, Any] = field(default_factory=dict)
     changes: list[FieldChange] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-def _project(live: Any, desired: Any, spec: FieldSpec | None) -> Any:
-    """``live`` cut down to the shape of ``desired`` (for display): only the members
-    ``desired`` declares, references in the form the manifest used."""
-    if spec is None or live is None or desired is None:
-        return live
-    if spec.type in ("object", "reference") and isinstance(live, Mapping) and isinstance(desired, Mapping):
-        fields = spec.fields if spec.type == "object" else {}
-        return {k: _project(live.get(k), v, fields.get(k)) for k, v in desired.items()}
-    if spec.type == "array" and isinstance(live, list) and isinstance(desired, list):
-        return [_project(lv, desired[i] if i < len(desired) else None, spec.items) for i, lv in enumerate(live)]
-    return live
 
 
 _DEEPDIFF_KEY = re.compile(r"\['([^']*)'\]")
@@ -117,7 +105,7 @@ def _diff(
         path = (*prefix, name)
         a_has = name in applied
         av = applied.get(name)
-        if spec is not None and spec.type == "object" and type(d) is dict and type(lv) is dict:
+        if spec is not None and field_type(spec).merges and type(d) is dict and type(lv) is dict:
             sub: dict[str, Any] = {}
             _diff(d, lv, av if isinstance(av, Mapping) else {}, spec.fields, path, out, sub)
             if sub:
@@ -127,8 +115,8 @@ def _diff(
         if not values_equal(d, lv, spec):
             patch[name] = d
             drift = a_has and not values_equal(av, lv, spec)
-            shown = _project(lv, d, spec)
-            is_array = spec is not None and spec.type == "array"
+            shown = project(spec, lv, d)
+            is_array = spec is not None and field_type(spec).whole
             out.changes.append(
                 FieldChange(
                     path=format_path(path),
@@ -183,9 +171,9 @@ def _leaf_changes(value: Mapping[str, Any], fields: Mapping[str, FieldSpec], pre
     for name, v in value.items():
         spec = fields.get(name)
         path = (*prefix, name)
-        if spec is not None and spec.type == "object" and isinstance(v, Mapping) and v:
+        if spec is not None and field_type(spec).merges and isinstance(v, Mapping) and v:
             out.extend(_leaf_changes(v, spec.fields, path))
-        elif spec is not None and spec.type == "array" and isinstance(v, list) and v:
+        elif spec is not None and field_type(spec).whole and isinstance(v, list) and v:
             out.extend(FieldChange(path=format_path((*path, i)), before=None, after=item) for i, item in enumerate(v))
         else:
             out.append(FieldChange(path=format_path(path), before=None, after=v))
