@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from declsync.profile.fieldtypes.base import FieldType, Path, SubSchema, register
@@ -130,8 +130,10 @@ class DateTimeType(FieldType):
         return canonical_datetime(value)
 
     def normalise(self, spec: FieldSpec, value: Any) -> Any:
+        # The instant in UTC at full precision (``canonical`` keeps milliseconds, as the API stores).
+        instant = datetime_instant(value)
         try:
-            return canonical_datetime(value) if datetime_instant(value) is not None else value
+            return value if instant is None else instant.astimezone(UTC).isoformat()
         except (ValueError, OverflowError):
             return value
 
