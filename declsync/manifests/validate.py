@@ -9,6 +9,7 @@ from typing import Any
 
 from declsync.errors import Problem
 from declsync.manifests.resource import PathT, Resource
+from declsync.manifests.schemacheck import schema_violations
 from declsync.profile.model import (
     FieldSpec,
     KindSpec,
@@ -148,6 +149,7 @@ def check_document(
     if non_str:
         return None
     violations = validate_body(kind, spec, "manifest")
+    violations += schema_violations(kind, spec, [tuple(v.path) for v in violations])
     if violations:
         full: dict[PathT, int] = {}
         _lines_for(doc.get("spec") or {}, key_lines, (), full)

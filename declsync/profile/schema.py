@@ -19,7 +19,7 @@ from declsync.profile.model import KEY_MAX_LENGTH, FieldSpec, KindSpec, Profile
 from declsync.profile.paths import field_paths
 from declsync.profile.types import field_type
 
-__all__ = ["SCHEMA_DIALECT", "SchemaMode", "field_schema", "manifest_schema", "nullable"]
+__all__ = ["SCHEMA_DIALECT", "SchemaMode", "field_schema", "kind_spec_schema", "manifest_schema", "nullable"]
 
 SchemaMode = Literal["read", "write", "manifest"]
 
@@ -74,7 +74,8 @@ def _sub_schema(spec: FieldSpec, mode: str, item: bool) -> dict[str, Any]:
     return field_schema(spec, mode, item=item)  # type: ignore[arg-type]
 
 
-def _kind_spec(kind: KindSpec) -> dict[str, Any]:
+def kind_spec_schema(kind: KindSpec) -> dict[str, Any]:
+    """The JSON Schema of a manifest ``spec`` of ``kind`` (read-only fields left out)."""
     props = {name: field_schema(f, "manifest") for name, f in kind.fields.items() if name not in kind.read_only}
     return {
         "type": ["object", "null"],
@@ -128,5 +129,5 @@ def manifest_schema(profile: Profile, top_level_fields: Sequence[str] | None = N
         "properties": props,
         "additionalProperties": False,
         "allOf": branches,
-        "$defs": {kind.name: _kind_spec(kind) for kind in profile.kinds.values()},
+        "$defs": {kind.name: kind_spec_schema(kind) for kind in profile.kinds.values()},
     }
