@@ -89,22 +89,30 @@ def _value_at(data: Any, path: PathT) -> Any:
 
 
 def check_document(
-    doc: Any, line: int, display: str, key_lines: dict[int, dict[Any, int]], profile: Profile, problems: list[Problem]
+    doc: Any, line: int, display: str, key_lines: dict[int, dict[Any, int]], profile: Profile, problems: list[Problem],
+    key_columns: dict[int, dict[Any, int]] | None = None,
 ) -> Resource | None:
+    """Check one parsed document; problems at file:line, and :column where the key's is known."""
+    columns = key_columns or {}
     if not isinstance(doc, dict):
         problems.append(Problem(display, line, "a manifest document must be a mapping with kind, key and spec"))
         return None
     top = key_lines.get(id(doc), {})
 
+    top_columns = columns.get(id(doc), {})
+
     def at(name: str) -> int:
         return top.get(name, line)
+
+    def col(name: str) -> int:
+        return top_columns.get(name, 0) if name in top else 0
 
     ok = True
     for name in doc:
         if name not in TOP_LEVEL_FIELDS:
             problems.append(
                 Problem(display, at(name), f"unknown top-level field {name!r}{suggest(str(name), TOP_LEVEL_FIELDS)}; "
-                        f"allowed: {', '.join(TOP_LEVEL_FIELDS)}")
+                        f"allowed: {', '.join(TOP_LEVEL_FIELDS)}", col(name))
             )
             ok = False
     kind_name = doc.get("kind")
@@ -114,7 +122,7 @@ def check_document(
     elif not isinstance(kind_name, str) or kind_name not in profile.kinds:
         problems.append(
             Problem(display, at("kind"), f"unknown kind {kind_name!r}{suggest(str(kind_name), profile.kinds)}; "
-                    f"known kinds: {', '.join(profile.kinds)}")
+                    f"known kinds: {', '.join(profile.kinds)}", col("kind"))
         )
     else:
         kind = profile.kinds[kind_name]
@@ -126,13 +134,13 @@ def check_document(
         problem = validate_key(key)
         if problem:
             problem += _quote_hint(key)
-            problems.append(Problem(display, at("key"), problem))
+            problems.append(Problem(display, at("key"), problem, col("key")))
             ok = False
     spec = doc.get("spec", {})
     if spec is None:
         spec = {}
     if not isinstance(spec, dict):
-        problems.append(Problem(display, at("spec"), "'spec' must be a mapping of field names to values"))
+        problems.append(Problem(display, at("spec"), "'spec' must be a mapping of field names to values", col("spec")))
         return None
     if kind is None:
         return None
@@ -150,16 +158,20 @@ def check_document(
         return None
     violations = validate_body(kind, spec, "manifest")
     violations += schema_violations(kind, spec, [tuple(v.path) for v in violations])
+    spec_columns: dict[PathT, int] = {}
     if violations:
         full: dict[PathT, int] = {}
         _lines_for(doc.get("spec") or {}, key_lines, (), full)
         lines = full
+        _lines_for(doc.get("spec") or {}, columns, (), spec_columns)
     for v in violations:
         message = f"{v.field}: {v.message}" if v.path else v.message
         if message.split(": ", 1)[-1].startswith("expected a string"):
             message += _quote_hint(_value_at(doc.get("spec"), v.path))
-        line_no = lines.get(tuple(v.path)) or _closest(lines, tuple(v.path), at("spec"))
-        problems.append(Problem(display, line_no, message))
+        exact = lines.get(tuple(v.path))
+        line_no = exact or _closest(lines, tuple(v.path), at("spec"))
+        # A column only where the line is the field's own (not an ancestor's, for a missing field).
+        problems.append(Problem(display, line_no, message, spec_columns.get(tuple(v.path), 0) if exact else 0))
         ok = False
     sensitive = _check_sensitive(doc.get("sensitive"), kind, display, at("sensitive"), problems)
     previous = _check_previous_keys(doc.get("previousKeys"), key, display, at("previousKeys"), problems)
