@@ -59,6 +59,20 @@ def _covered(path: Path, reported: Sequence[Path]) -> bool:
     return any(p[: len(path)] == path or path[: len(p)] == p for p in reported)
 
 
+def _leaves(error: ValidationError) -> list[ValidationError]:
+    """The errors that say what is wrong: for an ``anyOf``/``oneOf`` that nothing matched, those of
+    the branch that got furthest into the value (jsonschema's "best match"), recursively."""
+    branches = getattr(error.kind, "context", None) or []
+    if not branches:
+        return [error]
+
+    def reach(branch: list[ValidationError]) -> int:
+        return max((len(e.instance_path) for e in branch), default=0)
+
+    best = max(branches, key=reach)
+    return [leaf for e in best for leaf in _leaves(e)] or [error]
+
+
 def _words(error: ValidationError, kind: KindSpec) -> str:
     """A schema error without the offending value in front (the field path says where)."""
     message = str(error.message)
@@ -83,7 +97,7 @@ def schema_violations(kind: KindSpec, spec: dict[str, Any], reported: Sequence[P
         return []
     out: list[Violation] = []
     seen: set[tuple[Path, str]] = set()
-    for error in errors:
+    for error in (leaf for e in errors for leaf in _leaves(e)):
         path: Path = tuple(error.instance_path)
         if _covered(path, reported):
             continue
