@@ -195,3 +195,17 @@ def test_body_validation_dispatches_to_the_types() -> None:
     kind = KindSpec("Thing", "things", fields={"address": ADDRESS}, read_only=frozenset({"id"}), computed={})
     found = validate_body(kind, {"address": {"latitude": "north"}, "id": "x"}, "create")
     assert {v.field for v in found} == {"address.latitude", "address.line1", "id"}
+
+
+@pytest.mark.parametrize(("raw", "words"), [
+    ({"type": "enum"}, "enum field 'f' needs 'values'"),
+    ({"type": "array"}, "array field 'f' needs 'items'"),
+    ({"type": "reference"}, "reference field 'f' needs 'kind'"),
+    ({"type": "text"}, "unknown type 'text'"),
+])
+def test_a_profile_field_gets_what_its_type_needs(raw: dict[str, Any], words: str) -> None:
+    from declsync.errors import ProfileError
+    from declsync.profile.model import parse_profile
+
+    with pytest.raises(ProfileError, match=words):
+        parse_profile({"kinds": {"Thing": {"path": "things", "fields": {"f": raw}}}}, "p.yaml")

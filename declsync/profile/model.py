@@ -66,12 +66,9 @@ def _parse_field(name: str, raw: Any, where: str) -> FieldSpec:
     sub_where = f"{where}.{name}"
     fields = {k: _parse_field(k, v, sub_where) for k, v in (raw.get("fields") or {}).items()}
     items = _parse_field("[]", raw["items"], sub_where) if raw.get("items") is not None else None
-    if ftype == "enum" and not raw.get("values"):
-        raise ProfileError(f"{where}: enum field {name!r} needs 'values'")
-    if ftype == "array" and items is None:
-        raise ProfileError(f"{where}: array field {name!r} needs 'items'")
-    if ftype == "reference" and not raw.get("kind"):
-        raise ProfileError(f"{where}: reference field {name!r} needs 'kind'")
+    needs = REGISTRY[ftype].needs
+    if needs is not None and not raw.get(needs):
+        raise ProfileError(f"{where}: {ftype} field {name!r} needs {needs!r}")
     return FieldSpec(
         name=name,
         type=ftype,

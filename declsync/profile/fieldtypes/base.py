@@ -57,6 +57,8 @@ class FieldType:
     is_reference: ClassVar[bool] = False
     # The sandbox stores it in one canonical form (``canonical``): date-times in UTC.
     stored_canonical: ClassVar[bool] = False
+    # The profile setting a field of this type cannot do without ("values" of an enum).
+    needs: ClassVar[str | None] = None
 
     def check(self, spec: FieldSpec, value: Any, path: Path, mode: Mode, out: list[Violation]) -> None:
         """Append why the (non-null) ``value`` is not a valid ``spec`` value."""

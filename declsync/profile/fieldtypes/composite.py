@@ -27,6 +27,7 @@ __all__ = ["ArrayType", "ObjectType", "ReferenceType"]
 @register
 class ReferenceType(FieldType):
     name = "reference"
+    needs = "kind"
     is_reference = True
 
     def check(self, spec: FieldSpec, value: Any, path: Path, mode: Mode, out: list[Violation]) -> None:
@@ -160,6 +161,7 @@ class ObjectType(FieldType):
 @register
 class ArrayType(FieldType):
     name = "array"
+    needs = "items"
     whole = True
 
     def check(self, spec: FieldSpec, value: Any, path: Path, mode: Mode, out: list[Violation]) -> None:

@@ -99,6 +99,7 @@ class BooleanType(FieldType):
 @register
 class EnumType(FieldType):
     name = "enum"
+    needs = "values"
 
     def check(self, spec: FieldSpec, value: Any, path: Path, mode: Mode, out: list[Violation]) -> None:
         if not isinstance(value, str) or value not in spec.values:
