@@ -207,7 +207,7 @@ def _entry_refs(spec: Mapping[str, Any], kind: KindSpec, by_id: Mapping[str, str
                 out.append(f"{fspec.kind}/{value['key']}")
             elif isinstance(value.get("id"), str) and value["id"] in by_id:
                 out.append(by_id[value["id"]])
-        else:
+        elif isinstance(value, Mapping | list):
             for _, v, sub in field_type(fspec).children(fspec, value):
                 walk(v, sub)
 

@@ -26,6 +26,7 @@ from declsync.profile.fieldtypes.base import (
     import_value,
     map_children,
     project,
+    ref_members,
     values_equal,
 )
 
@@ -41,6 +42,7 @@ __all__ = [
     "import_value",
     "map_children",
     "project",
+    "ref_members",
     "scalars",
     "values_equal",
 ]

@@ -25,6 +25,7 @@ __all__ = [
     "import_value",
     "map_children",
     "project",
+    "ref_members",
     "register",
     "values_equal",
 ]
@@ -181,8 +182,31 @@ def import_value(spec: FieldSpec, value: Any, lookup_key: LookupKey) -> tuple[An
     return REGISTRY[spec.type].import_value(spec, value, lookup_key)
 
 
+# id(spec) -> (spec, answer): a FieldSpec holds dicts, so it cannot be a cache key itself; the
+# spec is kept so that its id is never reused. Reference scans ask for every nested value.
+_HOLDS_REF: dict[int, tuple[FieldSpec, bool]] = {}
+
+
 def holds_ref(spec: FieldSpec) -> bool:
     """Whether a reference (object or id string with a ``refKind``) may sit anywhere in the field."""
+    hit = _HOLDS_REF.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        hit = _HOLDS_REF[id(spec)] = (spec, _holds_ref(spec))
+    return hit[1]
+
+
+_REF_MEMBERS: dict[int, tuple[FieldSpec, frozenset[str]]] = {}
+
+
+def ref_members(spec: FieldSpec) -> frozenset[str]:
+    """The nested fields of ``spec`` that may hold a reference (a scan walks only these)."""
+    hit = _REF_MEMBERS.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        hit = _REF_MEMBERS[id(spec)] = (spec, frozenset(n for n, f in spec.fields.items() if holds_ref(f)))
+    return hit[1]
+
+
+def _holds_ref(spec: FieldSpec) -> bool:
     if REGISTRY[spec.type].is_reference or spec.ref_kind:
         return True
     if spec.items is not None and holds_ref(spec.items):
