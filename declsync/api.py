@@ -108,12 +108,14 @@ def plan(
     max_delete_fraction: float | None = None,
     parallelism: int = 16,
     insecure_http: bool = False,
+    replace: Sequence[str] = (),
 ) -> Plan:
     """The plan ``declsync plan`` would print for ``paths``: read-only, never writes to the API.
 
     ``target``/``exclude``/``kinds``: ``Kind/KEY`` globs and kind names, as the CLI's
     ``--target``/``--exclude``/``--kind``. ``prune=None`` takes the setting of
     ``declsync.yaml`` in the working directory (as the CLI does without ``--prune``).
+    ``replace``: ``Kind/KEY`` addresses deleted and created again, as ``--replace``.
     Sensitive values are masked in the plan itself (``before``, ``after``,
     ``field_changes``, ``json_patch``); ``patch`` and ``spec`` hold what apply sends.
 
@@ -133,7 +135,7 @@ def plan(
     current = open_backend(str(state or DEFAULT_PATH)).read()
     with _target(settings, the_profile) as api:
         return plan_resources(api.client, resources, the_profile, current, selection, api.description,
-                              prune=options, paths=_paths(paths))
+                              prune=options, paths=_paths(paths), replace=tuple(replace))
 
 
 def apply(

@@ -9,7 +9,12 @@ create     None                           the declared spec plus ``key``      PO
 update     live, managed fields only      ``before`` with the patch merged    PATCH body
 noop       live, managed fields only      same as before                      None
 delete     live, managed fields only      None                                None (DELETE) or a PATCH body
+replace    live, managed fields only      the declared spec plus ``key``      POST body, sent after a DELETE
 =========  =============================  ==================================  ===========================
+
+A replace (``--replace KIND/KEY``, like Terraform's ``-replace``) deletes the live
+resource ``id`` and creates it again from the manifest: the way to change a field the
+API sets only on create.
 
 A rename is an update with ``previous_key`` set: the resource is found live under
 that old key and its patch sets ``key`` to the new one. A delete (``--prune``)
@@ -39,10 +44,11 @@ class Action(StrEnum):
     UPDATE = "update"
     NOOP = "noop"
     DELETE = "delete"
+    REPLACE = "replace"
 
     @property
     def symbol(self) -> str:
-        return {"create": "+", "update": "~", "noop": " ", "delete": "-"}[self.value]
+        return {"create": "+", "update": "~", "noop": " ", "delete": "-", "replace": "-/+"}[self.value]
 
 
 class Reason(StrEnum):
@@ -201,7 +207,10 @@ class Plan:
 
     @property
     def summary(self) -> dict[str, int]:
-        return {a.value: self.count(a) for a in (Action.CREATE, Action.UPDATE, Action.NOOP, Action.DELETE)}
+        counts = {a.value: self.count(a) for a in (Action.CREATE, Action.UPDATE, Action.NOOP, Action.DELETE)}
+        # Only when planned (--replace): consumers of the four fixed counts see no new key otherwise.
+        replaced = self.count(Action.REPLACE)
+        return {**counts, "replace": replaced} if replaced else counts
 
     @property
     def has_changes(self) -> bool:

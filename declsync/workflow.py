@@ -73,13 +73,15 @@ def plan_resources(
     client: Any, resources: Sequence[Resource], profile: Profile, state: State, selection: Selection, target: str,
     *, prune: PruneOptions | None = None, progress: ProgressLike | None = None,
     paths: Sequence[str | Path] = ("manifests",), locked: StateSession | None = None,
+    replace: Sequence[str] = (),
 ) -> Plan:
     """Select, fetch live state (ticking ``progress``) and plan. Prune considers only state
     entries whose recorded manifest lies under ``paths`` (the paths the resources were loaded
     from), and with a selection stays inside it: a restricted plan never deletes what it was
     not restricted to. With ``locked`` (an apply), the selected resources are locked before
     their live state is read, and whatever else the plan touches (prune, renames) right after:
-    on a per-resource backend that is what keeps two applies of disjoint resources apart."""
+    on a per-resource backend that is what keeps two applies of disjoint resources apart.
+    ``replace``: ``Kind/KEY`` addresses recreated (``--replace``)."""
     from declsync.planning.pipeline import build_plan
     from declsync.planning.planner import lookup_set
 
@@ -97,7 +99,7 @@ def plan_resources(
         lock_declared(locked, selected)
     with (progress or NullProgress()).task("Fetching live state", total) as tick:
         plan = build_plan(client, selected, profile, state, target=target, notes=notes, progress=tick,
-                          excluded=left_out, lookups=lookups, prune=prune)
+                          excluded=left_out, lookups=lookups, prune=prune, replace=replace)
     if locked is not None:
         lock_plan(locked, plan)
     return plan

@@ -73,17 +73,19 @@ key: O-2
 """)
     out = problems(tmp_path)
     text = "\n".join(out)
-    assert "a.yaml:4: status: Must be one of: draft, quoted, booked" in text and "did you mean 'booked'" in text
-    assert "a.yaml:6: freight.weight: expected a number, got a string" in text
-    assert "a.yaml:7: freight.colour: unknown field 'colour'" in text
-    assert "a.yaml:8: totalRevenue: This field is read-only" in text
+    assert "a.yaml:4:3: status: Must be one of: draft, quoted, booked" in text and "did you mean 'booked'" in text
+    assert "a.yaml:6:5: freight.weight: expected a number, got a string" in text
+    assert "a.yaml:7:5: freight.colour: unknown field 'colour'" in text
+    assert "a.yaml:8:3: totalRevenue: This field is read-only" in text
     assert "a.yaml:12: stops[0].location: This field is required" in text
-    assert "a.yaml:14: unknown kind 'Ordr' (did you mean 'Order'?)" in text
-    assert "a.yaml:18: key must be a string, got an integer (YAML read the unquoted value as a number; quote it)" in text
-    assert "a.yaml:21: key must be a string, got a boolean" in text
-    assert "a.yaml:24: key must be a string" in text and "as a date; quote it" in text
-    assert "a.yaml:28: unknown top-level field 'spek' (did you mean 'spec'?)" in text
+    assert "a.yaml:14:1: unknown kind 'Ordr' (did you mean 'Order'?)" in text
+    assert "a.yaml:18:1: key must be a string, got an integer (YAML read the unquoted value as a number; quote it)" in text
+    assert "a.yaml:21:1: key must be a string, got a boolean" in text
+    assert "a.yaml:24:1: key must be a string" in text and "as a date; quote it" in text
+    assert "a.yaml:28:1: unknown top-level field 'spek' (did you mean 'spec'?)" in text
     assert "a.yaml:33: Order/O-2 is declared twice: here and at" in text and "a.yaml:30" in text
+    # A missing field has no column (the line is its object's); every present one has its key's.
+    assert "a.yaml:12: stops[0].location" in text
     # nullable fields may be null: no problem for externalNotes / mode
     assert "externalNotes" not in text and ":10:" not in text
 
@@ -91,9 +93,9 @@ key: O-2
 def test_non_nullable_null_and_key_problems(tmp_path: Path) -> None:
     write(tmp_path, "a.yaml", "kind: Order\nkey: " + "k" * 513 + "\nspec:\n  status: null\n  stops: null\n")
     text = "\n".join(problems(tmp_path))
-    assert "a.yaml:2: key is 513 characters long; at most 512" in text
-    assert "a.yaml:4: status: must not be null" in text
-    assert "a.yaml:5: stops: must not be null" in text
+    assert "a.yaml:2:1: key is 513 characters long; at most 512" in text
+    assert "a.yaml:4:3: status: must not be null" in text
+    assert "a.yaml:5:3: stops: must not be null" in text
 
 
 def test_yaml_syntax_error_and_python_tags(tmp_path: Path) -> None:
@@ -139,7 +141,7 @@ def test_datetimes_become_iso_strings_and_need_timezone(tmp_path: Path) -> None:
     assert res.spec["estimatedDelivery"] == "2025-01-22T14:00:00+00:00"
     write(tmp_path, "a.yaml", "kind: Shipment\nkey: S\nspec:\n  order: {key: O}\n"
                               "  estimatedDelivery: 2025-01-22T14:00:00\n")
-    assert any("a.yaml:5: estimatedDelivery: date-time" in p and "no timezone" in p for p in problems(tmp_path))
+    assert any("a.yaml:5:3: estimatedDelivery: date-time" in p and "no timezone" in p for p in problems(tmp_path))
 
 
 def test_missing_path_and_empty_dir(tmp_path: Path) -> None:
@@ -152,7 +154,7 @@ def test_missing_path_and_empty_dir(tmp_path: Path) -> None:
 def test_ref_markers_validated(tmp_path: Path) -> None:
     write(tmp_path, "a.yaml", "kind: Location\nkey: L\nspec:\n  customerId: {$ref: Carrier/X}\n"
                               "  name: n\n  isAppointmentRequired: true\n")
-    assert any("a.yaml:4: customerId: $ref must point at a Customer" in p for p in problems(tmp_path))
+    assert any("a.yaml:4:3: customerId: $ref must point at a Customer" in p for p in problems(tmp_path))
 
 
 def test_symlink_loops_are_not_followed(tmp_path: Path) -> None:
@@ -165,3 +167,10 @@ def test_bundled_example_manifests_are_valid() -> None:
     root = Path(__file__).resolve().parent.parent / "manifests"
     res = load_manifests([root], PROFILE)
     assert {r.kind for r in res} == {"Customer", "Carrier", "Location", "Order", "Shipment"}
+
+
+def test_problems_in_array_items_carry_the_field_column(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "kind: Order\nkey: O\nspec:\n  stops:\n    - type: PICKUP\n      location: {key: L}\n"
+                              "      appointmentRequired: maybe\n")
+    assert any(p.endswith("a.yaml:7:7: stops[0].appointmentRequired: expected true or false, got a string")
+               for p in problems(tmp_path)), problems(tmp_path)

@@ -213,11 +213,11 @@ OBJECTS = st.dictionaries(TEXT, JSON, max_size=3)
 @st.composite
 def changes(draw: st.DrawFn) -> Change:
     action = draw(st.sampled_from(list(Action)))
-    needs_patch = action in (Action.CREATE, Action.UPDATE)
+    needs_patch = action in (Action.CREATE, Action.UPDATE, Action.REPLACE)
     return Change(
         action=action, kind=draw(st.text(min_size=1, max_size=6)), key=draw(st.text(min_size=1, max_size=6)),
         source=draw(TEXT),
-        id=draw(TEXT.filter(bool)) if action in (Action.UPDATE, Action.DELETE) else draw(st.none() | TEXT),
+        id=draw(TEXT.filter(bool)) if action in (Action.UPDATE, Action.DELETE, Action.REPLACE) else draw(st.none() | TEXT),
         patch=draw(OBJECTS) if needs_patch else draw(st.none() | OBJECTS),
         before=draw(st.none() | OBJECTS), after=draw(st.none() | OBJECTS), spec=draw(OBJECTS),
         warnings=tuple(draw(st.lists(TEXT, max_size=2))),
@@ -242,3 +242,21 @@ def test_any_plan_reads_back_as_written_masked(plan: Plan) -> None:
     doc = json.loads(planfile.dumps(plan))
     jsonschema.validate(doc, planfile.schema(), cls=jsonschema.Draft202012Validator)
     assert planfile.decode(doc) == mask_plan(plan)
+
+
+def test_plans_written_by_format_version_2_read_unchanged() -> None:
+    doc = json.loads(planfile.dumps(sample_plan()))
+    doc["format_version"] = 2
+    assert planfile.loads(json.dumps(doc)) == planfile.loads(planfile.dumps(sample_plan()))
+
+
+def test_a_replace_needs_the_id_it_deletes_and_the_body_it_creates() -> None:
+    replace = Change(action=Action.REPLACE, kind="Customer", key="C", source="c.yaml:1", id="cid",
+                     patch={"key": "C", "name": "B"}, spec={"name": "B"})
+    plan = Plan(changes=(replace,))
+    assert planfile.loads(planfile.dumps(plan)).changes[0].action is Action.REPLACE
+    for field, words in (("id", "needs the id"), ("patch", "needs the body")):
+        doc = json.loads(planfile.dumps(plan))
+        doc["changes"][0][field] = None
+        with pytest.raises(PlanFileError, match=words):
+            planfile.loads(json.dumps(doc))

@@ -99,6 +99,13 @@ def selection(kw: dict[str, Any]) -> Selection:
                      kinds=tuple(kw.pop("select_kinds", ())))
 
 
+def replace_option(f: F) -> F:
+    """--replace KIND/KEY: delete and recreate a resource (to change what only a create sets)."""
+    return click.option("--replace", "replace", multiple=True, metavar="KIND/KEY",
+                        help="Delete and create this resource again, e.g. to change a create-only field "
+                             "(repeatable; like Terraform's -replace).")(f)
+
+
 def prune_options(f: F) -> F:
     """--prune and its safety limits (``prune``/``maxDeleteFraction`` may also come from declsync.yaml)."""
     f = click.option("--max-delete-fraction", type=click.FloatRange(0, 1), default=None, metavar="F",

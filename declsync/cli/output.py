@@ -114,8 +114,9 @@ def render_problems(problems: Sequence[Problem], fmt: str) -> str:
     return _PROBLEM_RENDERERS[fmt](problems)
 
 
-_SIGNS = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.NOOP: " "}
-_DONE = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted", Action.NOOP: "recorded"}
+_SIGNS = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.NOOP: " ", Action.REPLACE: "-/+"}
+_DONE = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted", Action.NOOP: "recorded",
+         Action.REPLACE: "replaced"}
 
 
 def outcome_line(outcome: Outcome) -> str:

@@ -86,12 +86,14 @@ def validate(paths: tuple[str, ...], fmt: str, profile_path: str | None) -> int:
 @click.option("--out", type=click.Path(dir_okay=False), help="Save the plan to FILE for `declsync apply FILE`.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when no changes, 2 when changes, 1 on error.")
 @opt.prune_options
+@opt.replace_option
 def plan(paths: tuple[str, ...], fmt: str, no_color: bool, out: str | None, detailed_exitcode: bool,
          state_path: str, profile_path: str | None, **kw: Any) -> int:
     """Show what apply would change. Never writes to the API."""
     selection = opt.selection(kw)
     prune = opt.prune(kw)
     compact, max_chars = kw.pop("compact"), kw.pop("max_chars")
+    replace = tuple(kw.pop("replace"))
     settings = opt.settings(kw)
     profile = load_profile(profile_path)
     resources = _load(paths, profile, fmt)
@@ -100,7 +102,8 @@ def plan(paths: tuple[str, ...], fmt: str, no_color: bool, out: str | None, deta
     _warn_recovery_files(recovery.base_for(store))
     with open_target_hinted(settings, profile) as target:
         result = workflow.plan_resources(target.client, resources, profile, state, selection, target.description,
-                                         prune=prune, progress=make_progress(), paths=_paths(paths))
+                                         prune=prune, progress=make_progress(), paths=_paths(paths),
+                                         replace=replace)
     show_plan(result, fmt, no_color, compact, max_chars,
               context=context_line(target.description, profile.name, store.description))
     if out:
@@ -116,7 +119,7 @@ def _is_plan_file(path: str) -> bool:
 # Options that shape a fresh plan; a saved plan is applied exactly as it was reviewed.
 _PLAN_SHAPING = {"select_targets": "--target", "select_excludes": "--exclude", "select_kinds": "--kind",
                  "prune": "--prune/--no-prune", "allow_mass_delete": "--allow-mass-delete",
-                 "max_delete_fraction": "--max-delete-fraction"}
+                 "max_delete_fraction": "--max-delete-fraction", "replace": "--replace"}
 
 
 def _refuse_reshaping(ctx: click.Context, paths: tuple[str, ...]) -> None:
@@ -198,6 +201,7 @@ class _ApplyCommand(click.Command):
 @opt.selection_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (a saved PLANFILE never asks).")
 @opt.prune_options
+@opt.replace_option
 @opt.lock_option
 @click.pass_context
 def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: bool, auto_approve: bool,
@@ -210,6 +214,7 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
     selection = opt.selection(kw)
     prune = opt.prune(kw)
     compact, max_chars = kw.pop("compact"), kw.pop("max_chars")
+    replace = tuple(kw.pop("replace"))
     settings = opt.settings(kw)
     saved = planfile.read(saved_path) if saved_path is not None else None
     profile = load_profile(profile_path)
@@ -228,7 +233,7 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
             assert resources is not None
             the_plan = workflow.plan_resources(target.client, resources, profile, locked.state, selection,
                                                target.description, prune=prune, progress=make_progress(),
-                                               paths=_paths(paths), locked=locked)
+                                               paths=_paths(paths), locked=locked, replace=replace)
         show_plan(the_plan, fmt, no_color, compact, max_chars, context=context)
         if not the_plan.has_changes:
             # Still record adopted/unchanged resources so later plans know their last-applied spec.

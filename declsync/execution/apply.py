@@ -209,7 +209,7 @@ class Applier:
         for address in plan.forget:
             kind_name, _, key = address.partition("/")
             self._forget(kind_name, key)
-        work = {c.address: c for c in plan.changes if c.action in (Action.CREATE, Action.UPDATE)}
+        work = {c.address: c for c in plan.changes if c.action in (Action.CREATE, Action.UPDATE, Action.REPLACE)}
         graph = {a: list(c.depends_on) for a, c in work.items()}
         levels = topological_levels(work, graph)
         deletes = {c.address: c for c in plan.changes if c.action is Action.DELETE}

@@ -62,7 +62,13 @@ class ChangeWriter:
         try:
             if change.action is Action.DELETE:
                 return self._delete(change, kind, body, idem)
-            if change.action is Action.CREATE:
+            if change.action is Action.REPLACE:
+                # The old resource goes first: the new one takes its key (already gone is fine).
+                gone, _ = self._delete(change, kind, {}, idem, method_only=True)
+                if gone.status is not Status.APPLIED:
+                    return Outcome(change.address, change.action, Status.FAILED, gone.message), None
+                idem = str(uuid.uuid4())
+            if change.action in (Action.CREATE, Action.REPLACE):
                 try:
                     resource = self.client.create(kind, body, idempotency_key=idem)
                 except ConflictError as exc:
@@ -105,11 +111,13 @@ class ChangeWriter:
         why = moved_since_plan(change, live)
         return (why, None) if why is not None else (None, etag)
 
-    def _delete(self, change: Change, kind: Any, body: Mapping[str, Any], idem: str) -> Written:
-        """DELETE, or the profile's PATCH when ``change.patch`` is set. Already gone (404) is done."""
+    def _delete(self, change: Change, kind: Any, body: Mapping[str, Any], idem: str, *,
+                method_only: bool = False) -> Written:
+        """DELETE, or the profile's PATCH when ``change.patch`` is set (never for ``method_only``:
+        a replace's patch is the new resource). Already gone (404) is done."""
         assert change.id is not None
         try:
-            if change.patch is None:
+            if change.patch is None or method_only:
                 self.client.delete(kind, change.id, idempotency_key=idem)
             else:
                 self.client.update(kind, change.id, body, idempotency_key=idem)

@@ -58,7 +58,9 @@ class ApplyResult:
         created = sum(1 for o in self.outcomes if o.status == Status.APPLIED and o.action is Action.CREATE)
         updated = sum(1 for o in self.outcomes if o.status == Status.APPLIED and o.action is Action.UPDATE)
         deleted = sum(1 for o in self.outcomes if o.status == Status.APPLIED and o.action is Action.DELETE)
-        done = f"{created} created, {updated} updated" + (f", {deleted} deleted" if deleted else "")
+        replaced = sum(1 for o in self.outcomes if o.status == Status.APPLIED and o.action is Action.REPLACE)
+        done = (f"{created} created, {updated} updated" + (f", {deleted} deleted" if deleted else "")
+                + (f", {replaced} replaced" if replaced else ""))
         text = f"Apply complete: {done}"
         failed, skipped = self.count(Status.FAILED), self.count(Status.SKIPPED)
         not_applied = self.count(Status.INTERRUPTED)

@@ -33,8 +33,9 @@ from declsync.profile.model import Profile
 __all__ = ["DEFAULT_CACHE_DIR", "ManifestCache"]
 
 DEFAULT_CACHE_DIR = Path(".declsync") / "cache"
-# Bumped whenever the entry layout or the meaning of a Resource field changes.
-FORMAT = 1
+# Bumped whenever the entry layout, the meaning of a Resource field or what validation
+# accepts changes (2: manifests also checked against their kinds' JSON Schemas).
+FORMAT = 2
 
 
 def _canon(obj: Any) -> Any:

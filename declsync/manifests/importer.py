@@ -27,12 +27,12 @@ from declsync.errors import ConfigError
 from declsync.normalize import utc_now
 from declsync.planning.prune import canonical_source
 from declsync.profile.model import FieldSpec, KindSpec, Profile, validate_body
+from declsync.profile.types import OMIT, field_type, import_value, map_children
 from declsync.state import State, StateEntry
 
 __all__ = ["Imported", "check_overwrite", "convert", "fetch_live_resources", "import_resources", "plan_files", "render_file", "write_files"]
 
 Per = Literal["resource", "kind"]
-_OMIT = object()
 
 
 class _Reader(Protocol):
@@ -70,42 +70,6 @@ def _represent_flow(dumper: yaml.SafeDumper, data: _Flow) -> yaml.Node:
 _Dumper.add_representer(_Flow, _represent_flow)
 
 
-def _convert(value: Any, spec: FieldSpec, lookup_key: Callable[[str, str], str | None]) -> tuple[Any, Any]:
-    """``(manifest value, state value)`` of one live value, or ``(_OMIT, _OMIT)``."""
-    if value is None:
-        return _OMIT, _OMIT
-    if spec.type == "reference" and isinstance(value, Mapping):
-        key, ident = value.get("key"), value.get("id")
-        if isinstance(key, str) and key:
-            return {"key": key}, {"key": key}
-        if isinstance(ident, str) and ident:
-            return {"id": ident}, {"id": ident}
-        return _OMIT, _OMIT
-    if spec.ref_kind and isinstance(value, str):
-        key = lookup_key(spec.ref_kind, value)
-        if key is not None:
-            return {"$ref": f"{spec.ref_kind}/{key}"}, value
-        return value, value
-    if spec.type == "object" and isinstance(value, Mapping):
-        shown: dict[str, Any] = {}
-        recorded: dict[str, Any] = {}
-        for name, sub in spec.fields.items():
-            m, s = _convert(value.get(name), sub, lookup_key)
-            if m is not _OMIT:
-                shown[name], recorded[name] = m, s
-        return shown, recorded
-    if spec.type == "array" and isinstance(value, list) and spec.items is not None:
-        shown_items: list[Any] = []
-        recorded_items: list[Any] = []
-        for item in value:
-            m, s = _convert(item, spec.items, lookup_key)
-            # An array is compared whole: keep every item, even an empty one.
-            shown_items.append(None if m is _OMIT else m)
-            recorded_items.append(None if s is _OMIT else s)
-        return shown_items, recorded_items
-    return value, value
-
-
 def convert(
     live: Mapping[str, Any], kind: KindSpec, lookup_key: Callable[[str, str], str | None]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -115,9 +79,9 @@ def convert(
     for name, fspec in kind.fields.items():
         if name in kind.read_only:
             continue
-        m, s = _convert(live.get(name), fspec, lookup_key)
+        m, s = import_value(fspec, live.get(name), lookup_key)
         # An object whose fields are all null says nothing worth managing.
-        if m is _OMIT or (fspec.type == "object" and m == {}):
+        if m is OMIT or (field_type(fspec).merges and m == {}):
             continue
         spec[name], state[name] = m, s
     return spec, state
@@ -195,13 +159,9 @@ def _flowify(value: Any, spec: FieldSpec | None) -> Any:
     """Reference objects and ``{$ref}`` markers as one-line YAML mappings."""
     if spec is None or not isinstance(value, dict | list):
         return value
-    if isinstance(value, dict) and (spec.type == "reference" or spec.ref_kind):
+    if isinstance(value, dict) and (field_type(spec).is_reference or spec.ref_kind):
         return _Flow(value)
-    if isinstance(value, dict) and spec.type == "object":
-        return {k: _flowify(v, spec.fields.get(k)) for k, v in value.items()}
-    if isinstance(value, list) and spec.type == "array":
-        return [_flowify(v, spec.items) for v in value]
-    return value
+    return map_children(spec, value, lambda sub, v: _flowify(v, sub))
 
 
 def render_file(items: Sequence[Imported], kind: KindSpec, target: str) -> tuple[str, list[int]]:

@@ -35,7 +35,7 @@ def _load_file(path: Path, display: str, profile: Profile, limits: Limits) -> tu
     for doc in parse_file(path, display, limits, problems):
         if doc.data is None:
             continue  # an empty document, e.g. a trailing '---'
-        res = check_document(doc.data, doc.line, display, doc.key_lines, profile, problems)
+        res = check_document(doc.data, doc.line, display, doc.key_lines, profile, problems, doc.key_columns)
         if res is not None:
             resources.append(res)
     return resources, problems

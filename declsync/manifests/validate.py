@@ -9,6 +9,7 @@ from typing import Any
 
 from declsync.errors import Problem
 from declsync.manifests.resource import PathT, Resource
+from declsync.manifests.schemacheck import schema_violations
 from declsync.profile.model import (
     FieldSpec,
     KindSpec,
@@ -18,6 +19,7 @@ from declsync.profile.model import (
     validate_key,
 )
 from declsync.profile.paths import field_paths
+from declsync.profile.types import field_type, from_yaml
 
 __all__ = ["LIFECYCLE_FIELDS", "TOP_LEVEL_FIELDS", "check_document"]
 
@@ -77,20 +79,6 @@ def _quote_hint(value: Any) -> str:
     return f" (YAML read the unquoted value as {surprise}; quote it)" if surprise else ""
 
 
-def _to_json_values(value: Any, spec: FieldSpec | None) -> Any:
-    """Turn YAML date-times in date-time fields into ISO strings (what the API speaks)."""
-    if spec is None:
-        return value
-    if spec.type == "datetime" and isinstance(value, datetime):
-        # A naive date-time stays naive here so validation can say "add a timezone".
-        return value.isoformat()
-    if spec.type == "object" and isinstance(value, dict):
-        return {k: _to_json_values(v, spec.fields.get(k)) for k, v in value.items()}
-    if spec.type == "array" and isinstance(value, list):
-        return [_to_json_values(v, spec.items) for v in value]
-    return value
-
-
 def _value_at(data: Any, path: PathT) -> Any:
     for part in path:
         try:
@@ -101,22 +89,30 @@ def _value_at(data: Any, path: PathT) -> Any:
 
 
 def check_document(
-    doc: Any, line: int, display: str, key_lines: dict[int, dict[Any, int]], profile: Profile, problems: list[Problem]
+    doc: Any, line: int, display: str, key_lines: dict[int, dict[Any, int]], profile: Profile, problems: list[Problem],
+    key_columns: dict[int, dict[Any, int]] | None = None,
 ) -> Resource | None:
+    """Check one parsed document; problems at file:line, and :column where the key's is known."""
+    columns = key_columns or {}
     if not isinstance(doc, dict):
         problems.append(Problem(display, line, "a manifest document must be a mapping with kind, key and spec"))
         return None
     top = key_lines.get(id(doc), {})
 
+    top_columns = columns.get(id(doc), {})
+
     def at(name: str) -> int:
         return top.get(name, line)
+
+    def col(name: str) -> int:
+        return top_columns.get(name, 0) if name in top else 0
 
     ok = True
     for name in doc:
         if name not in TOP_LEVEL_FIELDS:
             problems.append(
                 Problem(display, at(name), f"unknown top-level field {name!r}{suggest(str(name), TOP_LEVEL_FIELDS)}; "
-                        f"allowed: {', '.join(TOP_LEVEL_FIELDS)}")
+                        f"allowed: {', '.join(TOP_LEVEL_FIELDS)}", col(name))
             )
             ok = False
     kind_name = doc.get("kind")
@@ -126,7 +122,7 @@ def check_document(
     elif not isinstance(kind_name, str) or kind_name not in profile.kinds:
         problems.append(
             Problem(display, at("kind"), f"unknown kind {kind_name!r}{suggest(str(kind_name), profile.kinds)}; "
-                    f"known kinds: {', '.join(profile.kinds)}")
+                    f"known kinds: {', '.join(profile.kinds)}", col("kind"))
         )
     else:
         kind = profile.kinds[kind_name]
@@ -138,17 +134,17 @@ def check_document(
         problem = validate_key(key)
         if problem:
             problem += _quote_hint(key)
-            problems.append(Problem(display, at("key"), problem))
+            problems.append(Problem(display, at("key"), problem, col("key")))
             ok = False
     spec = doc.get("spec", {})
     if spec is None:
         spec = {}
     if not isinstance(spec, dict):
-        problems.append(Problem(display, at("spec"), "'spec' must be a mapping of field names to values"))
+        problems.append(Problem(display, at("spec"), "'spec' must be a mapping of field names to values", col("spec")))
         return None
     if kind is None:
         return None
-    spec = {k: _to_json_values(v, kind.fields.get(k)) if isinstance(k, str) else v for k, v in spec.items()}
+    spec = {k: from_yaml(kind.fields.get(k), v) if isinstance(k, str) else v for k, v in spec.items()}
     # Only the lines later stages can ask for (fields, and the references inside them;
     # line_of() falls back to the closest ancestor for anything else): the full map is
     # built only when there is a problem to place.
@@ -161,16 +157,21 @@ def check_document(
     if non_str:
         return None
     violations = validate_body(kind, spec, "manifest")
+    violations += schema_violations(kind, spec, [tuple(v.path) for v in violations])
+    spec_columns: dict[PathT, int] = {}
     if violations:
         full: dict[PathT, int] = {}
         _lines_for(doc.get("spec") or {}, key_lines, (), full)
         lines = full
+        _lines_for(doc.get("spec") or {}, columns, (), spec_columns)
     for v in violations:
         message = f"{v.field}: {v.message}" if v.path else v.message
         if message.split(": ", 1)[-1].startswith("expected a string"):
             message += _quote_hint(_value_at(doc.get("spec"), v.path))
-        line_no = lines.get(tuple(v.path)) or _closest(lines, tuple(v.path), at("spec"))
-        problems.append(Problem(display, line_no, message))
+        exact = lines.get(tuple(v.path))
+        line_no = exact or _closest(lines, tuple(v.path), at("spec"))
+        # A column only where the line is the field's own (not an ancestor's, for a missing field).
+        problems.append(Problem(display, line_no, message, spec_columns.get(tuple(v.path), 0) if exact else 0))
         ok = False
     sensitive = _check_sensitive(doc.get("sensitive"), kind, display, at("sensitive"), problems)
     previous = _check_previous_keys(doc.get("previousKeys"), key, display, at("previousKeys"), problems)
@@ -231,9 +232,9 @@ def _ignore_path_problem(kind: KindSpec, path: str) -> str | None:
             return f"{shown!r} is not {where}{suggest(part, fields)}"
         if i == len(parts) - 1:
             return None
-        if spec.type == "array":
+        if field_type(spec).whole:
             return f"{shown!r} is an array, which is always sent whole; ignore the whole array ({shown!r})"
-        if spec.type != "object":
+        if not field_type(spec).merges:
             return f"{shown!r} is not an object, so it has no field {parts[i + 1]!r}"
         fields = spec.fields
     return None  # pragma: no cover - the loop always returns

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +37,13 @@ class Limits:
 
 
 class _LineLoader(_SafeLoader):  # type: ignore[misc,valid-type]
-    """Safe loader that remembers the line of every mapping key and rejects duplicates."""
+    """Safe loader that remembers the line and column of every mapping key and rejects duplicates."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.key_lines: dict[int, dict[Any, int]] = {}
+        # 1-based columns of the same keys (problems point at the key, caret and all).
+        self.key_columns: dict[int, dict[Any, int]] = {}
         self.duplicates: list[tuple[int, str]] = []
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -52,6 +54,7 @@ class _LineLoader(_SafeLoader):  # type: ignore[misc,valid-type]
         self.flatten_mapping(node)
         mapping: dict[Any, Any] = {}
         lines: dict[Any, int] = {}
+        columns: dict[Any, int] = {}
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=deep)
             try:
@@ -65,7 +68,9 @@ class _LineLoader(_SafeLoader):  # type: ignore[misc,valid-type]
                 self.duplicates.append((line, f"field {key!r} appears twice in one mapping (first on line {lines[key]})"))
             mapping[key] = self.construct_object(value_node, deep=deep)
             lines[key] = line
+            columns[key] = key_node.start_mark.column + 1
         self.key_lines[id(mapping)] = lines
+        self.key_columns[id(mapping)] = columns
         return mapping
 
 
@@ -153,6 +158,7 @@ class _Document:
     data: Any
     line: int
     key_lines: dict[int, dict[Any, int]]
+    key_columns: dict[int, dict[Any, int]] = field(default_factory=dict)
 
 
 def _count_nodes(data: Any, limits: Limits) -> str | None:
@@ -220,7 +226,7 @@ def parse_file(path: Path, display: str, limits: Limits, problems: list[Problem]
             if node is None:  # pragma: no cover - check_node() said there is one
                 break
             data = loader.construct_document(node)
-            docs.append(_Document(data, node.start_mark.line + 1, loader.key_lines))
+            docs.append(_Document(data, node.start_mark.line + 1, loader.key_lines, loader.key_columns))
     # The documents before a syntax error are still checked, so one run reports all it can.
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

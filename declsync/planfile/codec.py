@@ -10,6 +10,7 @@ format_version  what changed
 1               declsync 0.1.0: the file was the JSON view (``summary``, per-change ``drift``)
 2               its own format: ``format: declsync-plan`` marker, ``declsync_version``; the
                 derived ``summary`` and ``drift`` left out (they follow from the changes)
+3               the ``replace`` action (``--replace``: delete, then create); nothing else
 ==============  ===========================================================================
 
 Reading migrates any earlier version step by step (``_MIGRATIONS``), then checks the
@@ -43,9 +44,9 @@ from declsync.state.atomic import replace_file
 __all__ = ["FILE_FORMAT", "FORMAT_VERSION", "decode", "dumps", "encode", "loads", "read", "schema", "write"]
 
 FILE_FORMAT = "declsync-plan"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # Changes apply refuses to run without an id: it would not know which resource to write.
-_NEEDS_ID = (Action.UPDATE, Action.DELETE)
+_NEEDS_ID = (Action.UPDATE, Action.DELETE, Action.REPLACE)
 
 
 @cache
@@ -138,8 +139,13 @@ def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
     return {"format": FILE_FORMAT, **out, "format_version": 2, "declsync_version": "0.1.0"}
 
 
+def _v2_to_v3(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 only added an action: a version 2 plan reads as it is."""
+    return {**doc, "format_version": 3}
+
+
 # From version N to N+1; reading applies them in turn.
-_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def _migrated(doc: Any) -> dict[str, Any]:
@@ -170,8 +176,8 @@ def _check_rules(doc: Mapping[str, Any]) -> None:
         action = Action(c["action"])
         if action in _NEEDS_ID and not c["id"]:
             raise ShapeError(f"changes[{i}].id", f"a planned {action.value} needs the id of the resource it writes")
-        if action is Action.CREATE and c["patch"] is None:
-            raise ShapeError(f"changes[{i}].patch", "a planned create needs the body it sends")
+        if action in (Action.CREATE, Action.REPLACE) and c["patch"] is None:
+            raise ShapeError(f"changes[{i}].patch", f"a planned {action.value} needs the body it sends")
         if action is Action.UPDATE and c["patch"] is None:
             raise ShapeError(f"changes[{i}].patch", "a planned update needs the patch it sends")
 

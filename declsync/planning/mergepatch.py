@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from declsync.profile.model import FieldSpec
+from declsync.profile.types import field_type
 
 __all__ = ["apply_merge_patch", "strip_nulls"]
 
@@ -27,7 +28,7 @@ def apply_merge_patch(
     out = dict(target or {})
     for name, value in patch.items():
         spec = fields.get(name) if fields is not None else None
-        mergeable = spec.type == "object" if spec is not None else fields is None
+        mergeable = field_type(spec).merges if spec is not None else fields is None
         current = out.get(name)
         if mergeable and isinstance(value, Mapping) and isinstance(current, Mapping):
             out[name] = apply_merge_patch(current, value, spec.fields if spec is not None else None)

@@ -6,7 +6,7 @@ commands do, without click.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from declsync.errors import PlanError, Problem
@@ -55,6 +55,7 @@ def build_plan(
     excluded: Sequence[Resource] = (),
     prune: PruneOptions | None = None,
     lookups: Mapping[str, Sequence[str]] | None = None,
+    replace: Collection[str] = (),
 ) -> Plan:
     """Fetch live state, read last-applied specs and plan every resource.
 
@@ -62,6 +63,7 @@ def build_plan(
     They are not planned; references to them resolve against the live API.
     ``prune``: with ``enabled``, state entries no manifest declares are fetched too
     and planned as deletes (see ``declsync.planning.prune``).
+    ``replace``: ``Kind/KEY`` addresses to delete and create again (``--replace``).
     """
     live = fetch_live(client, resources, profile, progress, lookups)
     kept = {(r.kind, k) for r in (*resources, *excluded) for k in (r.key, *r.previous_keys)}
@@ -94,6 +96,7 @@ def build_plan(
         state_entries=list(state.entries()),
         prune=prune,
         also_declared=kept,
+        replace=replace,
     )
 
 

@@ -30,8 +30,10 @@ from declsync.plan import Action, Change, FieldChange, Plan, Reason
 from declsync.planning.mergepatch import apply_merge_patch, strip_nulls
 from declsync.planning.prune import PruneOptions, check_mass_delete, plan_prune
 from declsync.planning.refs import find_cycle, find_refs, substitute_refs
+from declsync.planning.replace import can_replace, check_replace, replacement
 from declsync.planning.sensitive import annotate, mask_plan
 from declsync.profile.model import FieldSpec, KindSpec, Profile, format_path
+from declsync.profile.types import field_type, project
 from declsync.state import StateEntry
 
 __all__ = ["ResourceKey", "lookup_set", "make_plan", "plan_resource"]
@@ -58,19 +60,6 @@ class _Diff:
     patch: dict[str, Any] = field(default_factory=dict)
     changes: list[FieldChange] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-def _project(live: Any, desired: Any, spec: FieldSpec | None) -> Any:
-    """``live`` cut down to the shape of ``desired`` (for display): only the members
-    ``desired`` declares, references in the form the manifest used."""
-    if spec is None or live is None or desired is None:
-        return live
-    if spec.type in ("object", "reference") and isinstance(live, Mapping) and isinstance(desired, Mapping):
-        fields = spec.fields if spec.type == "object" else {}
-        return {k: _project(live.get(k), v, fields.get(k)) for k, v in desired.items()}
-    if spec.type == "array" and isinstance(live, list) and isinstance(desired, list):
-        return [_project(lv, desired[i] if i < len(desired) else None, spec.items) for i, lv in enumerate(live)]
-    return live
 
 
 _DEEPDIFF_KEY = re.compile(r"\['([^']*)'\]")
@@ -117,7 +106,7 @@ def _diff(
         path = (*prefix, name)
         a_has = name in applied
         av = applied.get(name)
-        if spec is not None and spec.type == "object" and type(d) is dict and type(lv) is dict:
+        if spec is not None and field_type(spec).merges and type(d) is dict and type(lv) is dict:
             sub: dict[str, Any] = {}
             _diff(d, lv, av if isinstance(av, Mapping) else {}, spec.fields, path, out, sub)
             if sub:
@@ -127,8 +116,8 @@ def _diff(
         if not values_equal(d, lv, spec):
             patch[name] = d
             drift = a_has and not values_equal(av, lv, spec)
-            shown = _project(lv, d, spec)
-            is_array = spec is not None and spec.type == "array"
+            shown = project(spec, lv, d)
+            is_array = spec is not None and field_type(spec).whole
             out.changes.append(
                 FieldChange(
                     path=format_path(path),
@@ -193,23 +182,25 @@ def _leaf_changes(value: Mapping[str, Any], fields: Mapping[str, FieldSpec], pre
     for name, v in value.items():
         spec = fields.get(name)
         path = (*prefix, name)
-        if spec is not None and spec.type == "object" and isinstance(v, Mapping) and v:
+        if spec is not None and field_type(spec).merges and isinstance(v, Mapping) and v:
             out.extend(_leaf_changes(v, spec.fields, path))
-        elif spec is not None and spec.type == "array" and isinstance(v, list) and v:
+        elif spec is not None and field_type(spec).whole and isinstance(v, list) and v:
             out.extend(FieldChange(path=format_path((*path, i)), before=None, after=item) for i, item in enumerate(v))
         else:
             out.append(FieldChange(path=format_path(path), before=None, after=v))
     return out
 
 
-def _hold_create_only(kind: KindSpec, out: _Diff) -> None:
-    """Create-only fields the API will not patch: warned about, never sent."""
+def _hold_create_only(kind: KindSpec, out: _Diff, address: str) -> None:
+    """Create-only fields the API will not patch: warned about (with the way out), never sent."""
+    how = (f"plan with --replace {address} to delete and recreate the resource" if can_replace(kind)
+           else f"the profile does not let declsync delete a {kind.name}, so it cannot be recreated")
     for name in [n for n in out.patch if (f := kind.fields.get(n)) is not None and f.create_only]:
         del out.patch[name]
         out.changes = [c for c in out.changes if c.path != name and not c.path.startswith((f"{name}.", f"{name}["))]
         out.warnings.append(
             f"{name} differs from the live value but can only be set when the resource is created; "
-            "the change is not sent (delete and recreate the resource to change it)"
+            f"the change is not sent ({how})"
         )
 
 
@@ -267,7 +258,7 @@ def plan_resource(
         compare, known = _without(desired, ignored), _without(known, ignored)
     out = _Diff()
     _diff(compare, live, known, kind.fields, (), out, out.patch)
-    _hold_create_only(kind, out)
+    _hold_create_only(kind, out, res.address)
     managed = dict.fromkeys([*compare, *known])
     before = {k: live.get(k) for k in managed if k in kind.fields}
     if previous_key is not None:
@@ -321,6 +312,7 @@ def make_plan(
     state_entries: Sequence[StateEntry] = (),
     prune: PruneOptions | None = None,
     also_declared: Collection[ResourceKey] = (),
+    replace: Collection[str] = (),
 ) -> Plan:
     """Plan every resource; raise ``PlanError`` (all problems at once) when a
     reference cannot be satisfied, references form a cycle, or a resource that must
@@ -330,8 +322,9 @@ def make_plan(
     resources. ``state_entries`` (all of the state) are checked for resources no
     manifest declares any more: notes, or with ``prune`` enabled delete changes (see
     ``declsync.planning.prune``); ``also_declared`` are declared resources left out of this plan
-    (``--target``), never pruned."""
-    problems: list[Problem] = []
+    (``--target``), never pruned. ``replace``: addresses (``Kind/KEY``) recreated even when
+    live (``declsync.planning.replace``)."""
+    problems: list[Problem] = check_replace(replace, resources, profile)
     declared = {(r.kind, r.key) for r in resources}
     graph: dict[str, list[str]] = {}
     changes: list[Change] = []
@@ -399,6 +392,10 @@ def make_plan(
                             f"{', '.join(repr(m) for m in missing)}; add {'them' if len(missing) > 1 else 'it'} to spec")
                 )
                 continue
+        if res.address in replace and live_res is not None:
+            create = plan_resource(res, kind, desired, None, applied, tuple(dict.fromkeys(deps)))
+            changes.append(replacement(create, live_res))
+            continue
         changes.append(
             plan_resource(
                 res, kind, desired, live_res, applied, tuple(dict.fromkeys(deps)), state_id, previous_key=previous,

@@ -38,6 +38,7 @@ from declsync.errors import MassDeleteError, Problem
 from declsync.plan import Action, Change, FieldChange
 from declsync.planning.refs import topological_levels
 from declsync.profile.model import FieldSpec, KindSpec, Profile, format_path, is_ref_marker
+from declsync.profile.types import field_type
 from declsync.state import StateEntry
 
 __all__ = [
@@ -201,17 +202,14 @@ def _entry_refs(spec: Mapping[str, Any], kind: KindSpec, by_id: Mapping[str, str
                 out.append(str(value["$ref"]))
             elif isinstance(value, str) and value in by_id:
                 out.append(by_id[value])
-        elif fspec.type == "reference" and isinstance(value, Mapping):
+        elif field_type(fspec).is_reference and isinstance(value, Mapping):
             if fspec.kind and isinstance(value.get("key"), str):
                 out.append(f"{fspec.kind}/{value['key']}")
             elif isinstance(value.get("id"), str) and value["id"] in by_id:
                 out.append(by_id[value["id"]])
-        elif fspec.type == "object" and isinstance(value, Mapping):
-            for k, v in value.items():
-                walk(v, fspec.fields.get(k))
-        elif fspec.type == "array" and isinstance(value, list):
-            for v in value:
-                walk(v, fspec.items)
+        elif isinstance(value, Mapping | list):
+            for _, v, sub in field_type(fspec).children(fspec, value):
+                walk(v, sub)
 
     for name in kind.ref_fields:
         walk(spec.get(name), kind.fields.get(name))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from declsync.profile.model import FieldSpec, KindSpec, Profile, is_ref_marker
+from declsync.profile.types import field_type, ref_members
 
 __all__ = ["Ref", "find_cycle", "find_refs", "substitute_refs", "topological_levels"]
 
@@ -43,18 +44,22 @@ def find_refs(spec: Mapping[str, Any], kind: KindSpec, profile: Profile) -> list
     def walk(value: Any, fspec: FieldSpec | None, path: PathT) -> None:
         if fspec is None or value is None:
             return
+        ftype = field_type(fspec)
         if fspec.ref_kind and is_ref_marker(value):
             target_kind, _, target_key = str(value["$ref"]).partition("/")
             out.append(Ref(path, target_kind, target_key, "id"))
-        elif fspec.type == "reference" and isinstance(value, Mapping):
+        elif ftype.is_reference and isinstance(value, Mapping):
             if fspec.kind in profile.kinds and isinstance(value.get("key"), str):
                 out.append(Ref(path, str(fspec.kind), value["key"], "key"))
-        elif fspec.type == "object" and isinstance(value, Mapping):
-            for k, v in value.items():
-                walk(v, fspec.fields.get(k), (*path, k))
-        elif fspec.type == "array" and isinstance(value, list):
-            for i, v in enumerate(value):
-                walk(v, fspec.items, (*path, i))
+        elif ftype.merges and isinstance(value, Mapping):
+            # Only the members that may hold a reference (most of an Order's fields cannot).
+            members = ref_members(fspec)
+            for k, v in value.items():  # in the manifest's order, as the plan lists dependencies
+                if k in members:
+                    walk(v, fspec.fields[k], (*path, k))
+        elif isinstance(value, list):
+            for part, v, sub in ftype.children(fspec, value):
+                walk(v, sub, (*path, part))
 
     for name in kind.ref_fields:
         if name in spec:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-__all__ = ["FORMATS", "datetime_problem", "format_problem", "type_name"]
+__all__ = ["FORMATS", "canonical_datetime", "datetime_instant", "datetime_problem", "format_problem", "type_name"]
 
 
 def type_name(value: Any) -> str:
@@ -91,3 +91,20 @@ def datetime_problem(value: Any) -> str | None:
     if parsed.tzinfo is None:
         return f"date-time {value!r} has no timezone; add Z or an offset such as -05:00"
     return None
+
+
+def canonical_datetime(value: str) -> str:
+    """The UTC form ``YYYY-MM-DDTHH:MM:SS.mmmZ`` of an ISO 8601 date-time with a timezone."""
+    parsed = datetime.fromisoformat(value).astimezone(UTC)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+
+
+def datetime_instant(value: Any) -> datetime | None:
+    """The instant an ISO 8601 date-time string with a timezone names, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from declsync.profile.model import FieldSpec, KindSpec
+from declsync.profile.types import field_type
 
 __all__ = ["field_paths"]
 
@@ -24,10 +25,7 @@ def field_paths(kind: KindSpec) -> list[str]:
         for name, spec in fields.items():
             path = f"{prefix}.{name}" if prefix else name
             out.append(path)
-            if spec.type == "object":
-                walk(spec.fields, path)
-            elif spec.type == "array" and spec.items is not None and spec.items.type == "object":
-                walk(spec.items.fields, path)
+            walk(field_type(spec).nested(spec), path)
 
     walk(kind.fields, "")
     return out

@@ -17,8 +17,10 @@ from typing import Any, Literal
 
 from declsync.profile.model import KEY_MAX_LENGTH, FieldSpec, KindSpec, Profile
 from declsync.profile.paths import field_paths
+from declsync.profile.types import field_type
 
-__all__ = ["SCHEMA_DIALECT", "SchemaMode", "always_answered", "field_schema", "manifest_schema", "nullable"]
+__all__ = ["SCHEMA_DIALECT", "SchemaMode", "always_answered", "field_schema", "kind_spec_schema", "manifest_schema",
+           "nullable"]
 
 SchemaMode = Literal["read", "write", "manifest"]
 
@@ -44,7 +46,7 @@ def _describe(schema: dict[str, Any], spec: FieldSpec) -> dict[str, Any]:
         notes.append("required when the resource is created")
     if spec.has_default:
         notes.append(f"server default: {spec.default!r}")
-    if spec.type == "array":
+    if field_type(spec).whole:
         notes.append("always replaced whole")
     if spec.sensitive:
         notes.append("sensitive: shown as (sensitive) in plans")
@@ -55,74 +57,12 @@ def _describe(schema: dict[str, Any], spec: FieldSpec) -> dict[str, Any]:
     return schema
 
 
-def _reference(spec: FieldSpec, mode: SchemaMode) -> dict[str, Any]:
-    target = spec.kind or "resource"
-    if mode == "read":
-        return {
-            "type": "object",
-            "description": f"Reference to a {target}",
-            "properties": {"id": {"type": ["string", "null"]}, "key": {"type": ["string", "null"]}},
-            "required": ["id", "key"],
-        }
-    one = [
-        {
-            "type": "object",
-            "properties": {member: {"type": "string", "minLength": 1}},
-            "required": [member],
-            "additionalProperties": False,
-        }
-        for member in ("id", "key")
-    ]
-    return {"description": f"a reference to a {target}: {{key: …}} or {{id: …}}", "oneOf": one}
-
-
 def field_schema(spec: FieldSpec, mode: SchemaMode, *, item: bool = False) -> dict[str, Any]:
     """The JSON Schema of one profile field, for an API response (``read``), a request
     body (``write``, used by the sandbox's OpenAPI document) or a manifest ``spec``
     (``manifest``: also ``{$ref: Kind/KEY}`` for id fields, with descriptions).
     ``item`` marks an array item, whose required fields apply."""
-    t = spec.type
-    schema: dict[str, Any]
-    if t == "string":
-        schema = {"type": "string"}
-        if spec.max_length is not None:
-            schema["maxLength"] = spec.max_length
-        if spec.format in ("uuid", "email", "date", "date-time"):
-            schema["format"] = spec.format
-        if spec.ref_kind and mode != "manifest":
-            schema["description"] = f"Id of a {spec.ref_kind}"
-        elif spec.ref_kind:
-            marker = {
-                "type": "object",
-                "properties": {"$ref": {"type": "string", "pattern": f"^{re.escape(spec.ref_kind)}/.+"}},
-                "required": ["$ref"],
-                "additionalProperties": False,
-                "description": f"the id of a {spec.ref_kind}, by client key: {{$ref: {spec.ref_kind}/KEY}}",
-            }
-            schema = {"anyOf": [schema, marker]}
-    elif t in ("integer", "number", "boolean"):
-        schema = {"type": t}
-    elif t == "enum":
-        schema = {"type": "string", "enum": list(spec.values)}
-    elif t == "datetime":
-        schema = {"type": "string", "format": "date-time",
-                  "description": "ISO 8601 with a timezone, e.g. 2025-01-22T14:00:00Z"}
-    elif t == "reference":
-        schema = _reference(spec, mode)
-    elif t == "object":
-        props = {name: field_schema(sub, mode) for name, sub in spec.fields.items()}
-        schema = {"type": "object", "properties": props}
-        if mode == "read":
-            # Not the create-required ones: a PATCH may start a nested object without them.
-            schema["required"] = always_answered(spec.fields, nested=True)
-        else:
-            schema["additionalProperties"] = False
-            required = [name for name, sub in spec.fields.items() if sub.required]
-            if item and required:
-                schema["required"] = required
-    else:  # array
-        assert spec.items is not None
-        schema = {"type": "array", "items": field_schema(spec.items, mode, item=True)}
+    schema = field_type(spec).json_schema(spec, mode, item, _sub_schema)
     if mode == "manifest":
         schema = _describe(schema, spec)
     elif spec.has_default and mode == "write":
@@ -138,7 +78,12 @@ def always_answered(fields: Mapping[str, FieldSpec], *, nested: bool = False) ->
     return [name for name, f in fields.items() if f.nullable or f.has_default or (f.required and not nested)]
 
 
-def _kind_spec(kind: KindSpec) -> dict[str, Any]:
+def _sub_schema(spec: FieldSpec, mode: str, item: bool) -> dict[str, Any]:
+    return field_schema(spec, mode, item=item)  # type: ignore[arg-type]
+
+
+def kind_spec_schema(kind: KindSpec) -> dict[str, Any]:
+    """The JSON Schema of a manifest ``spec`` of ``kind`` (read-only fields left out)."""
     props = {name: field_schema(f, "manifest") for name, f in kind.fields.items() if name not in kind.read_only}
     return {
         "type": ["object", "null"],
@@ -192,5 +137,5 @@ def manifest_schema(profile: Profile, top_level_fields: Sequence[str] | None = N
         "properties": props,
         "additionalProperties": False,
         "allOf": branches,
-        "$defs": {kind.name: _kind_spec(kind) for kind in profile.kinds.values()},
+        "$defs": {kind.name: kind_spec_schema(kind) for kind in profile.kinds.values()},
     }

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 
 from declsync.profile.model import FieldSpec, KindSpec, Profile
+from declsync.profile.types import field_type
 
 __all__ = ["show_kind", "show_profile"]
 
@@ -26,7 +27,7 @@ _ATTRIBUTES: tuple[Callable[[FieldSpec], str | None], ...] = (
     lambda f: "create-only" if f.create_only else None,
     lambda f: f"format {f.format}" if f.format else None,
     lambda f: f"the id of {_a(f.ref_kind)}: {{$ref: {f.ref_kind}/KEY}}" if f.ref_kind else None,
-    lambda f: f"to {_a(f.kind)}: {{key: …}} or {{id: …}}" if f.type == "reference" else None,
+    lambda f: f"to {_a(f.kind)}: {{key: …}} or {{id: …}}" if field_type(f).is_reference else None,
     lambda f: f"at most {f.max_length} characters" if f.max_length is not None else None,
     lambda f: f"default {json.dumps(f.default)}" if f.has_default else None,
     lambda f: "sensitive" if f.sensitive else None,
@@ -57,11 +58,9 @@ def show_profile(profile: Profile) -> str:
 def _field_lines(fields: Mapping[str, FieldSpec], indent: str, out: list[str]) -> None:
     width = max((len(n) for n in fields), default=0)
     for name, f in fields.items():
-        shown = f.type
-        if f.type == "array" and f.items is not None:
-            shown = f"array of {f.items.type}"
+        shown = field_type(f).display(f)
         words = [w for w in (attr(f) for attr in _ATTRIBUTES) if w]
-        if f.type == "array" and f.items is not None:
+        if field_type(f).whole and f.items is not None:
             words += [w for w in (attr(f.items) for attr in _ATTRIBUTES[3:]) if w]
         out.append(f"{indent}{name:<{width}}  {shown}" + (f"  ({'; '.join(words)})" if words else ""))
         sub = f.fields or (f.items.fields if f.items is not None else {})

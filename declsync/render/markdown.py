@@ -56,11 +56,11 @@ def _code_line(text: str) -> str:
     return scrub.escape_controls(text)
 
 
-_VERB = {"create": "create", "update": "update", "delete": "delete", "noop": "unchanged"}
+_VERB = {"create": "create", "update": "update", "delete": "delete", "noop": "unchanged", "replace": "replace"}
 
 
 def _prefix(fc: FieldChange, action: Action) -> str:
-    if action is Action.CREATE:
+    if action in (Action.CREATE, Action.REPLACE):
         return "+"
     if action is Action.DELETE or fc.reason == "removed":
         return "-"
@@ -79,7 +79,7 @@ def _field_lines(change: Change, with_values: bool) -> list[str]:
             lines.append(f"{sym} {fc.path}")
             continue
         hidden = bool(change.sensitive) and is_sensitive(fc.path, change.sensitive)
-        if change.action is Action.CREATE:
+        if change.action in (Action.CREATE, Action.REPLACE):
             text = f"{fc.path}: {_value(fc.after, hidden)}"
         else:
             text = f"{fc.path}: {_value(fc.before, hidden)} → {_value(fc.after, hidden)}"

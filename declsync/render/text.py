@@ -37,7 +37,7 @@ __all__ = [
 
 Styler = Callable[[str, str], str]
 
-_COLOURS = {"+": "green", "~": "yellow", "-": "red", "!": "magenta", "dim": "bright_black"}
+_COLOURS = {"+": "green", "~": "yellow", "-": "red", "-/+": "red", "!": "magenta", "dim": "bright_black"}
 
 
 def _plain(text: str, _style: str) -> str:
@@ -100,7 +100,7 @@ def _field_line(fc: FieldChange, action: Action, sensitive: tuple[str, ...] = ()
     """``path: before → after`` (values of sensitive fields read ``(sensitive)``)."""
     hidden = bool(sensitive) and is_sensitive(fc.path, sensitive)
     before, after = _shown(fc.before, hidden), _shown(fc.after, hidden)
-    if action is Action.CREATE:
+    if action in (Action.CREATE, Action.REPLACE):
         return f"{fc.path}: {after}"
     if fc.reason == "replaced":
         text = f"{fc.path}: {before} → {after} (array replaced)"
@@ -117,7 +117,8 @@ def _field_line(fc: FieldChange, action: Action, sensitive: tuple[str, ...] = ()
 
 def count_fields(change: Change) -> int:
     """How many fields a change sets (a create's ``key`` line not counted)."""
-    return sum(1 for fc in change.field_changes if not (change.action is Action.CREATE and fc.path == "key"))
+    return sum(1 for fc in change.field_changes
+               if not (change.action in (Action.CREATE, Action.REPLACE) and fc.path == "key"))
 
 
 def compact_line(change: Change) -> str:
@@ -136,7 +137,8 @@ def compact_line(change: Change) -> str:
 def _render_change(change: Change, style: Styler) -> list[str]:
     change = display_change(change)
     sym = change.action.symbol
-    verb = {"create": "create", "update": "update", "delete": "delete", "noop": "unchanged"}[change.action.value]
+    verb = {"create": "create", "update": "update", "delete": "delete", "noop": "unchanged",
+            "replace": "replace (delete, then create)"}[change.action.value]
     ident = f" (id {change.id})" if change.id else ""
     address = change.address
     if change.previous_key is not None:
@@ -161,6 +163,8 @@ def render_summary(plan: Plan) -> str:
     text = f"Plan: {s['create']} to create, {s['update']} to update, {s['noop']} unchanged."
     if s["delete"]:
         text = text[:-1] + f", {s['delete']} to delete."
+    if s.get("replace"):
+        text = text[:-1] + f", {s['replace']} to replace."
     return text
 
 

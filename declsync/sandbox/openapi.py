@@ -14,6 +14,7 @@ from typing import Any
 
 from declsync.profile.model import KEY_MAX_LENGTH, FieldSpec, KindSpec, Profile
 from declsync.profile.schema import always_answered, field_schema, nullable
+from declsync.profile.types import field_type
 
 __all__ = ["build_openapi"]
 
@@ -31,7 +32,7 @@ def _key_schema(is_nullable: bool) -> dict[str, Any]:
 
 def _require_nested(schema: dict[str, Any], spec: FieldSpec) -> None:
     """On create a nested object is new, so its required fields are required (a PATCH merges)."""
-    if spec.type != "object":
+    if not field_type(spec).merges:
         return
     target = next((s for s in schema.get("anyOf", []) if s.get("type") == "object"), schema)
     required = [n for n, sub in spec.fields.items() if sub.required]

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from declsync.normalize import canonical_datetime
 from declsync.profile.model import FieldSpec, KindSpec, Violation
+from declsync.profile.types import field_type
 
 __all__ = [
     "Slot",
@@ -79,15 +79,15 @@ def _spec_slots(
         return
     if wanted(spec):
         yield Slot(spec, container, name, path)
-    elif spec.type == "object" and type(value) is dict:
+    elif field_type(spec).merges and type(value) is dict:
         yield from _slots(spec.fields, value, path, wanted)
-    elif spec.type == "array" and spec.items is not None and type(value) is list:
+    elif field_type(spec).whole and spec.items is not None and type(value) is list:
         for i in range(len(value)):
             yield from _spec_slots(spec.items, value, i, (*path, i), wanted)
 
 
 def _is_reference(spec: FieldSpec) -> bool:
-    return spec.type == "reference" or spec.ref_kind is not None
+    return field_type(spec).is_reference or spec.ref_kind is not None
 
 
 def reference_slots(kind: KindSpec, body: dict[str, Any]) -> list[Slot]:
@@ -103,9 +103,9 @@ def canonicalise_datetimes(kind: KindSpec, body: dict[str, Any]) -> list[Violati
     form falls outside years 1..9999 is still refused here.
     """
     out: list[Violation] = []
-    for slot in _slots(kind.fields, body, (), lambda s: s.type == "datetime"):
+    for slot in _slots(kind.fields, body, (), lambda s: field_type(s).stored_canonical):
         try:
-            slot.set(canonical_datetime(slot.value))
+            slot.set(field_type(slot.spec).canonical(slot.spec, slot.value))
         except (ValueError, OverflowError):
             out.append(Violation(slot.path, f"date-time {slot.value!r} is out of range once converted to UTC"))
     return out
@@ -113,9 +113,9 @@ def canonicalise_datetimes(kind: KindSpec, body: dict[str, Any]) -> list[Violati
 
 def with_defaults(spec: FieldSpec, value: Any) -> Any:
     """``value`` with profile defaults filled into its objects (and array items' objects)."""
-    if spec.type == "object" and type(value) is dict:
+    if field_type(spec).merges and type(value) is dict:
         fill_defaults(spec.fields, value)
-    elif spec.type == "array" and spec.items is not None and type(value) is list:
+    elif field_type(spec).whole and spec.items is not None and type(value) is list:
         for i, item in enumerate(value):
             value[i] = with_defaults(spec.items, item)
     return value
@@ -143,7 +143,7 @@ def merge(fields: Mapping[str, FieldSpec], current: Mapping[str, Any], patch: Ma
         present = out.get(name)
         if value is None:
             out[name] = None
-        elif spec.type == "object" and type(present) is dict and type(value) is dict:
+        elif field_type(spec).merges and type(present) is dict and type(value) is dict:
             out[name] = merge(spec.fields, present, value)
         else:
             # A replaced array or an object set where there was none gets its defaults.
@@ -156,7 +156,7 @@ def reference_ids(kind: KindSpec, known: Collection[str], body: Mapping[str, Any
     fields = {name: kind.fields[name] for name in kind.ref_fields}
 
     def wanted(spec: FieldSpec) -> bool:
-        return spec.type == "reference" and spec.kind in known
+        return field_type(spec).is_reference and spec.kind in known
 
     for slot in _slots(fields, dict(body), (), wanted):
         ref = slot.value
@@ -189,15 +189,15 @@ def reference_answer(ref_id: Any, refs: Refs) -> dict[str, Any]:
 def _shape(spec: FieldSpec, value: Any, known: Collection[str], keys: Refs) -> Any:
     if value is None:
         return None
-    t = spec.type
-    if t == "reference" and type(value) is dict:
+    t = field_type(spec)
+    if t.is_reference and type(value) is dict:
         ref_id = value.get("id")
         if spec.kind in known:
             return reference_answer(ref_id, keys)
         return {"id": ref_id, "key": value.get("key")}
-    if t == "object" and type(value) is dict:
+    if t.merges and type(value) is dict:
         return _fields(spec.fields, value, known, keys)
-    if t == "array" and spec.items is not None and type(value) is list:
+    if t.whole and spec.items is not None and type(value) is list:
         return [_shape(spec.items, item, known, keys) for item in value]
     return value
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from declsync.profile.model import KindSpec, Profile, Violation, validate_body
+from declsync.profile.types import field_type
 from declsync.sandbox.config import ORGANIZATION_ID
 from declsync.sandbox.listing import encode_cursor, page_request
 from declsync.sandbox.replies import Reply, error, not_found, ok, validation_error
@@ -289,7 +290,7 @@ class ResourceService:
         keys: dict[str, set[str]] = {}
         for slot in slots:
             value = slot.value
-            if slot.spec.type != "reference":
+            if not field_type(slot.spec).is_reference:
                 assert slot.spec.ref_kind is not None
                 ids.setdefault(slot.spec.ref_kind, set()).add(value)
             elif slot.spec.kind not in self._known:
@@ -303,7 +304,7 @@ class ResourceService:
         problems: list[Violation] = []
         for slot in slots:
             value = slot.value
-            if slot.spec.type != "reference":
+            if not field_type(slot.spec).is_reference:
                 target = str(slot.spec.ref_kind)
                 if value not in live_ids[target]:
                     problems.append(Violation(slot.path, f"References must exist: no {target} with id '{value}'"))

@@ -48,15 +48,15 @@ def test_validate_github_and_json_formats(workdir: Path) -> None:
     lines = [line for line in gh.out.splitlines() if line.startswith("::error")]
     assert lines[0].startswith("::error file=manifests/bad.yaml,line=4,col=1::invalid YAML")
     assert "YAML does not allow tabs" in lines[0]
-    assert lines[1].startswith("::error file=manifests/enum.yaml,line=5::type%3A") is False  # data keeps ':'
-    assert lines[1].startswith("::error file=manifests/enum.yaml,line=5::type: Must be one of")
+    assert lines[1].startswith("::error file=manifests/enum.yaml,line=5,col=3::type%3A") is False  # data keeps ':'
+    assert lines[1].startswith("::error file=manifests/enum.yaml,line=5,col=3::type: Must be one of")
     as_json = run(["validate", "--format", "json"])
     assert as_json.code == 1
     doc = json.loads(as_json.out)
     assert doc["valid"] is False
     assert doc["problems"][0] == {"file": "manifests/bad.yaml", "line": 4, "column": 1, "field": None,
                                   "message": doc["problems"][0]["message"]}
-    assert doc["problems"][1]["field"] == "type" and doc["problems"][1]["column"] is None
+    assert doc["problems"][1]["field"] == "type" and doc["problems"][1]["column"] == 3
     Path("manifests/bad.yaml").unlink()
     Path("manifests/enum.yaml").unlink()
     ok = run(["validate", "--format", "json"])

@@ -84,7 +84,7 @@ def test_invalid_manifest_writes_nothing(sandbox, workdir: Path) -> None:
     (workdir / "manifests" / "bad.yaml").write_text("kind: Order\nkey: X\nspec:\n  status: shipped\n")
     result = run(["apply", "--auto-approve", *url(sandbox)])
     assert result.code == 1
-    assert "manifests/bad.yaml:4: status: Must be one of:" in result.err
+    assert "manifests/bad.yaml:4:3: status: Must be one of:" in result.err
     assert "Traceback" not in result.all
     assert sandbox.stats()["total"] == 0
 

@@ -19,6 +19,8 @@ SERVER = {"starlette", "uvicorn"}
 PLANNING = {"deepdiff", "jsonpatch"}
 # Validates a saved plan file: loaded only by the commands that read one.
 PLAN_FILE = {"jsonschema"}
+# Checks manifests against their kinds' JSON Schemas: loaded only when there are manifests to check.
+MANIFEST_SCHEMA = {"jsonschema_rs"}
 
 
 def loaded_by(code: str, cwd: Path = REPO) -> set[str]:
@@ -40,6 +42,16 @@ def test_help_and_validate_load_neither_the_server_nor_the_planning_stack(code: 
     loaded = loaded_by(code)
     # (rich is not ours to judge: httpx imports it for its own CLI whenever it is installed.)
     assert not loaded & (SERVER | PLANNING | PLAN_FILE), loaded & (SERVER | PLANNING | PLAN_FILE)
+
+
+@pytest.mark.parametrize("code", ["import declsync.cli.main", "import declsync", cli("--help"), cli("plan", "--help")])
+def test_help_loads_no_schema_validator(code: str) -> None:
+    assert not loaded_by(code) & MANIFEST_SCHEMA
+
+
+def test_validate_checks_manifests_with_the_schema_validator() -> None:
+    # --no-cache: a warm parse cache answers without validating again.
+    assert loaded_by(cli("--no-cache", "validate", str(REPO / "manifests"))) >= MANIFEST_SCHEMA
 
 
 def test_plan_against_a_real_url_loads_no_server(sandbox, workdir: Path) -> None:

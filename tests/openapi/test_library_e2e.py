@@ -148,10 +148,10 @@ def test_validate_reports_every_problem_with_file_line_and_suggestion(project: P
     assert result.code == 1
     lines = result.err.splitlines()
     expected: list[Any] = [
-        "manifests/library.yaml:5: email: expected an email address such as ops@example.com, got 'ursula-at-example'",
-        "manifests/library.yaml:6: born: expected a date YYYY-MM-DD such as 2025-01-22, got '1929-13-21'",
-        "manifests/library.yaml:17: titel: unknown field 'titel' for Book (did you mean 'title'?)",
-        "manifests/library.yaml:26: fileSizeMb: not a field of Book with type PRINT; it belongs to type EBOOK",
+        "manifests/library.yaml:5:3: email: expected an email address such as ops@example.com, got 'ursula-at-example'",
+        "manifests/library.yaml:6:3: born: expected a date YYYY-MM-DD such as 2025-01-22, got '1929-13-21'",
+        "manifests/library.yaml:17:3: titel: unknown field 'titel' for Book (did you mean 'title'?)",
+        "manifests/library.yaml:26:3: fileSizeMb: not a field of Book with type PRINT; it belongs to type EBOOK",
     ]
     for line in expected:
         assert any(line in got for got in lines), (line, result.err)

@@ -22,6 +22,7 @@ from declsync.profile.openapi.fields import FieldContext, to_field, write_merge
 from declsync.profile.openapi.kinds import Collection, find_collections
 from declsync.profile.openapi.overlay import Overlay, merge_overlays, overlay_path, read_overlay
 from declsync.profile.openapi.shapes import Shape
+from declsync.profile.types import field_type
 
 __all__ = ["compile_document", "compile_documents", "load_openapi", "load_openapi_dir"]
 
@@ -213,7 +214,7 @@ def _computed(kind: str, raw: Mapping[str, Any], fields: Mapping[str, FieldSpec]
 def _check_ref_kinds(kinds: Mapping[str, KindSpec], where: str) -> None:
     def walk(kind: str, fields: Mapping[str, FieldSpec], prefix: str) -> None:
         for f in fields.values():
-            target = f.ref_kind or (f.kind if f.type == "reference" else None)
+            target = f.ref_kind or (f.kind if field_type(f).is_reference else None)
             if target is not None and target not in kinds:
                 raise ProfileError(f"{where}: {kind}.{prefix}{f.name} refers to kind {target!r}, which the "
                                    f"document does not have{suggest(target, kinds)}")

@@ -1,0 +1,1 @@
+"""The field types behind ``declsync.profile.types`` (the registry's one import)."""
