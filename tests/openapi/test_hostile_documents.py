@@ -75,3 +75,17 @@ def test_a_schema_that_contains_itself_through_a_yaml_alias(tmp_path: Path) -> N
         assert "contains itself" in str(exc)
     else:
         raise AssertionError("a self-containing schema was accepted")
+
+
+def test_an_in_memory_document_that_contains_itself_is_refused_clearly() -> None:
+    # The library face takes documents built in memory too, where no YAML reader saw the cycle.
+    doc = copy.deepcopy(BASE)
+    loop: dict[str, Any] = {"type": "object"}
+    loop["properties"] = {"again": loop}
+    doc["components"]["schemas"]["Genre"] = loop
+    try:
+        compile_document(Document(doc, "api.yaml"))
+    except ProfileError as exc:
+        assert str(exc).startswith("api.yaml") and "contains itself" in str(exc)
+    else:
+        raise AssertionError("a self-containing document was accepted")

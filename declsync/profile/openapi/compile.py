@@ -69,7 +69,7 @@ def load_openapi_dir(path: Path) -> Profile:
     return _guarded(path, lambda: compile_documents(docs, read_overlay(overlay), str(overlay), name=path.name))
 
 
-def _guarded(path: Path, build: Any) -> Profile:
+def _guarded(path: Path | str, build: Any) -> Profile:
     try:
         profile: Profile = build()
     except RecursionError:
@@ -86,6 +86,13 @@ def compile_document(doc: Document, overlay: Mapping[str, Any] | None = None, ov
 def compile_documents(docs: Sequence[Document], overlay: Mapping[str, Any] | None = None,
                       overlay_source: str = "", name: str | None = None) -> Profile:
     """The profile of one API described by ``docs``; kinds of one document may refer to another's."""
+    # Guarded here, not only when reading files: a caller's in-memory document may contain itself.
+    where = ", ".join(doc.source for doc in docs) or "OpenAPI document"
+    return _guarded(where, lambda: _compile_documents(docs, overlay, overlay_source, name))
+
+
+def _compile_documents(docs: Sequence[Document], overlay: Mapping[str, Any] | None,
+                       overlay_source: str, name: str | None) -> Profile:
     parts: list[tuple[Mapping[str, Any], str]] = []
     for doc in docs:
         if not doc.version.startswith("3."):
