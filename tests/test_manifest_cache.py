@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from declsync.errors import ManifestError
-from declsync.manifests.cache import ManifestCache
+from declsync.manifests.cache import FORMAT, ManifestCache
 from declsync.manifests.loader import Limits, Resource, load_manifests
 from declsync.profile.model import default_profile
 
@@ -54,7 +54,7 @@ def test_cold_and_warm_loads_are_identical(tmp_path: Path) -> None:
     lambda text: text[: len(text) // 2],
     lambda text: "not json\n" + text,
     lambda text: text.replace('"line":', '"line":1', 1),  # altered body (still valid JSON), same header
-    lambda text: text.replace('"format": 1', '"format": 99', 1),
+    lambda text: text.replace(f'"format": {FORMAT}', '"format": 99', 1),
 ])
 def test_a_corrupt_entry_changes_nothing(tmp_path: Path, damage: Any) -> None:
     manifests = copy_examples(tmp_path)
