@@ -372,3 +372,18 @@ def test_stale_temp_files_of_a_killed_save_are_removed(tmp_path: Path) -> None:
         locked.save()
     assert not stale.exists()
     assert other.exists()
+
+
+def test_share_spec_keeps_one_copy_and_is_not_a_change(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.json")
+    with store.locked() as locked:
+        locked.state.put(entry("Order", "a"))
+        locked.save()
+    state = store.read()
+    before = state.to_bytes()
+    same = dict(state.get("Order", "a").spec)  # type: ignore[union-attr]
+    state.share_spec("Order", "a", same)
+    assert state.get("Order", "a").spec is same and state.dirty() == set()  # type: ignore[union-attr]
+    state.share_spec("Order", "a", {**same, "other": 1})  # not equal: kept as it was
+    assert state.get("Order", "a").spec is same  # type: ignore[union-attr]
+    assert state.to_bytes() == before
