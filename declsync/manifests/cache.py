@@ -21,7 +21,7 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,9 @@ __all__ = ["DEFAULT_CACHE_DIR", "ManifestCache"]
 
 DEFAULT_CACHE_DIR = Path(".declsync") / "cache"
 # Bumped whenever the entry layout, the meaning of a Resource field or what validation
-# accepts changes (2: manifests also checked against their kinds' JSON Schemas).
-FORMAT = 2
+# accepts changes. 2: manifests also checked against their kinds' JSON Schemas; 3: each
+# resource's line map is one JSON string, decoded only when a message needs a line.
+FORMAT = 3
 
 
 def _canon(obj: Any) -> Any:
@@ -59,7 +60,7 @@ def _fingerprint(profile: Profile, limits: Limits) -> bytes:
 def _encode(res: Resource) -> dict[str, Any]:
     return {
         "kind": res.kind, "key": res.key, "spec": res.spec, "line": res.line,
-        "lines": [[list(p), n] for p, n in res.lines.items()],
+        "lines": json.dumps([[list(p), n] for p, n in res.lines.items()], separators=(",", ":")),
         "sensitive": list(res.sensitive), "previous_keys": list(res.previous_keys),
         "prevent_destroy": res.prevent_destroy, "ignore_fields": list(res.ignore_fields),
         "top_lines": res.top_lines,
@@ -79,13 +80,9 @@ def _decode(raw: Any, display: str) -> Resource:
     kind, key, spec, line = raw["kind"], raw["key"], raw["spec"], raw["line"]
     if not (isinstance(kind, str) and isinstance(key, str) and isinstance(spec, dict) and type(line) is int):
         raise ValueError("bad resource header")
-    lines: dict[tuple[str | int, ...], int] = {}
-    # Shape checked, not every path element: the entry's checksum already rules out damage, and
-    # a path of the wrong type could only fail to match (tuple() of anything unhashable raises).
-    for path, n in raw["lines"]:
-        if type(path) is not list or type(n) is not int:
-            raise ValueError("bad line map")
-        lines[tuple(path)] = n
+    if not isinstance(raw["lines"], str):
+        raise ValueError("bad line map")
+    lines = LazyLines(raw["lines"])
     top = raw["top_lines"]
     if not isinstance(top, dict) or not all(type(v) is int for v in top.values()):
         raise ValueError("bad top-level line map")
@@ -95,6 +92,41 @@ def _decode(raw: Any, display: str) -> Resource:
                     sensitive=_strs(raw["sensitive"]), previous_keys=_strs(raw["previous_keys"]),
                     prevent_destroy=raw["prevent_destroy"], ignore_fields=_strs(raw["ignore_fields"]),
                     top_lines=top)
+
+
+class LazyLines(Mapping[tuple[str | int, ...], int]):
+    """A cached resource's line map, decoded on first use: only messages need lines, and
+    decoding every path of every resource was most of a warm run (and of its memory)."""
+
+    __slots__ = ("_map", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text: str | None = text
+        self._map: dict[tuple[str | int, ...], int] = {}
+
+    def _decoded(self) -> dict[tuple[str | int, ...], int]:
+        if self._text is not None:
+            text, self._text = self._text, None
+            try:
+                for path, n in json.loads(text):
+                    if type(path) is list and type(n) is int:
+                        self._map[tuple(path)] = n
+            except (ValueError, TypeError, RecursionError):
+                # Checksummed, so only a foreign writer gets here: lines fall back to the resource's own.
+                self._map.clear()
+        return self._map
+
+    def __getitem__(self, path: tuple[str | int, ...]) -> int:
+        return self._decoded()[path]
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._decoded()
+
+    def __iter__(self) -> Iterator[tuple[str | int, ...]]:
+        return iter(self._decoded())
+
+    def __len__(self) -> int:
+        return len(self._decoded())
 
 
 class ManifestCache:

@@ -65,6 +65,20 @@ def build_plan(
     and planned as deletes (see ``declsync.planning.prune``).
     ``replace``: ``Kind/KEY`` addresses to delete and create again (``--replace``).
     """
+    # Before fetching: sharing unchanged specs with the manifests frees the state's copies
+    # before the live bodies arrive (the three were the peak).
+    last_applied: dict[ResourceKey, Mapping[str, Any]] = {}
+    state_ids: dict[ResourceKey, str] = {}
+    for r in resources:
+        for key in (r.key, *r.previous_keys):
+            entry = state.get(r.kind, key)
+            if entry is not None:
+                if key == r.key:
+                    # Unchanged since the last apply (most resources): one copy of the spec, not two.
+                    state.share_spec(r.kind, key, r.spec)
+                    entry = state.get(r.kind, key) or entry
+                last_applied[(r.kind, key)] = entry.spec
+                state_ids[(r.kind, key)] = entry.id
     live = fetch_live(client, resources, profile, progress, lookups)
     kept = {(r.kind, k) for r in (*resources, *excluded) for k in (r.key, *r.previous_keys)}
     if prune is not None and prune.scope is not None:
@@ -74,14 +88,6 @@ def build_plan(
         _fetch_pruned(client, undeclared(state.entries(), kept), profile, live)
     if excluded:
         _check_excluded_refs(resources, excluded, live, profile)
-    last_applied: dict[ResourceKey, Mapping[str, Any]] = {}
-    state_ids: dict[ResourceKey, str] = {}
-    for r in resources:
-        for key in (r.key, *r.previous_keys):
-            entry = state.get(r.kind, key)
-            if entry is not None:
-                last_applied[(r.kind, key)] = entry.spec
-                state_ids[(r.kind, key)] = entry.id
     return make_plan(
         resources,
         live,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["create_file", "replace_file", "temp_pattern"]
+__all__ = ["create_file", "replace_file", "sync_directory", "temp_pattern"]
 
 
 def temp_pattern(path: Path) -> str:
@@ -53,6 +53,11 @@ def replace_file(path: Path, data: Content) -> None:
             os.unlink(tmp)
         raise
     # Make the rename itself durable; a file system that cannot sync a directory still has the file.
+    sync_directory(directory)
+
+
+def sync_directory(directory: Path) -> None:
+    """fsync ``directory`` (a rename, creation or removal in it made durable), where the file system can."""
     try:
         dir_fd = os.open(directory, os.O_RDONLY)
     except OSError:

@@ -5,8 +5,10 @@ control (format: ``declsync.state.model``).
 
 Writers hold an exclusive lock on the whole file: ``<state>.lock``, created with O_EXCL
 and also ``flock``-ed, so a lock left behind by a killed process can be recognised as
-stale (on the same host). Saves are atomic: temp file in the same directory, fsync,
-``os.replace``. A state path that is a symlink is locked and saved at its target, so
+stale (on the same host). Saves are atomic: the first save of a new state file writes it
+whole (temp file in the same directory, fsync, ``os.replace``); later saves append what
+changed to the journal beside it (``journal.py``: one fsynced record per save, replayed on
+read), and the session writes the file whole once at its end, under the lock. A state path that is a symlink is locked and saved at its target, so
 that every path to one shared file takes the same lock and the link stays a link. Temp
 files that a killed save left behind are removed by the next session that holds the
 lock (nobody else can be writing them then). The store never holds credentials.
@@ -29,7 +31,8 @@ from typing import Any
 
 from declsync.errors import StateError, StateLockError
 from declsync.normalize import utc_now
-from declsync.state.atomic import replace_file, temp_pattern
+from declsync.state.atomic import replace_file, sync_directory, temp_pattern
+from declsync.state.journal import encode_record, journal_path, replay
 from declsync.state.model import FIX, State, StateEntry
 
 __all__ = ["DEFAULT_PATH", "LockedState", "StateStore"]
@@ -71,22 +74,63 @@ def _flock_free(path: Path) -> bool:
 
 
 class LockedState:
-    """The state read under the file lock, and ``save`` to write it back atomically."""
+    """The state read under the file lock, and ``save`` to record it durably."""
 
-    def __init__(self, store: StateStore, state: State) -> None:
+    def __init__(self, store: StateStore, state: State, journal_end: int) -> None:
         self.store = store
         self.state = state
+        # The journal, opened at this session's first append; where its complete records end.
+        self._journal_fd: int | None = None
+        self._journal_end = journal_end
+        # A failed append whose bytes could not be cut off again: save whole from now on.
+        self._journal_broken = False
 
     def lock(self, addresses: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
         # The whole file is locked for the session: nothing else can have changed.
         return set()
 
     def save(self) -> None:
-        self.store._write(self.state)
+        if self._journal_broken or not self.store.path.exists():
+            self.store._write(self.state)
+        else:
+            self.store._append(self)
 
     def written_since(self, addresses: Collection[tuple[str, str]], serial: int) -> set[tuple[str, str]]:
         # A file has one serial: any save since may have changed any entry.
         return set(addresses) if self.state.serial != serial else set()
+
+    def _append(self, record: bytes) -> None:
+        """Write ``record`` after the journal's complete records and fsync it; on failure,
+        cut the journal back so that the next record starts on a clean line."""
+        if self._journal_fd is None:
+            path = journal_path(self.store.path)
+            self._journal_fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+            # A torn last line of a killed session is cut off before anything follows it.
+            os.ftruncate(self._journal_fd, self._journal_end)
+            sync_directory(path.parent)
+        fd, start = self._journal_fd, self._journal_end
+        try:
+            view = memoryview(record)
+            while view:
+                written = os.pwrite(fd, view, start + len(record) - len(view))
+                view = view[written:]
+            os.fsync(fd)
+        except BaseException:
+            try:
+                os.ftruncate(fd, start)
+            except OSError:
+                self._journal_broken = True
+            raise
+        self._journal_end = start + len(record)
+
+    def _close_journal(self) -> bool:
+        """Close the journal; True when this session appended to it."""
+        if self._journal_fd is None:
+            return False
+        with contextlib.suppress(OSError):
+            os.close(self._journal_fd)
+        self._journal_fd = None
+        return True
 
 
 class StateStore:
@@ -105,7 +149,26 @@ class StateStore:
     # ---------------------------------------------------------------- reading
 
     def read(self) -> State:
-        """The current state, without locking; an empty state when the file does not exist."""
+        """The current state (the file, then its journal), without locking; an empty state
+        when the file does not exist."""
+        return self._read()[0]
+
+    def _read(self) -> tuple[State, int, bool]:
+        """The state, the length of the journal's complete records, and whether a journal exists."""
+        journal = journal_path(self.path)
+        # The journal before the file: a compaction in between gives the newer file and
+        # journal records it already holds (skipped), never a file missing saved records.
+        try:
+            records: bytes | None = journal.read_bytes()
+        except FileNotFoundError:
+            records = None
+        except OSError as exc:
+            raise StateError(f"cannot read state journal {journal}: {exc.strerror}") from None
+        state = self._read_file()
+        end = replay(state, records, journal, self.path) if records else 0
+        return state, end, records is not None
+
+    def _read_file(self) -> State:
         try:
             text = self.path.read_bytes()
         except FileNotFoundError:
@@ -158,12 +221,46 @@ class StateStore:
         except BaseException:
             state.serial, state.lineage = old_serial, old_lineage
             raise
+        state.mark_saved()
+
+    def _append(self, locked: LockedState) -> None:
+        """Save what changed since the last save as one journal record (serial + 1)."""
+        state = locked.state
+        keys = state.dirty()
+        old_serial, old_lineage = state.serial, state.lineage
+        state.serial += 1
+        if not state.lineage:
+            state.lineage = str(uuid.uuid4())
+        try:
+            locked._append(encode_record(state, keys))
+        except OSError as exc:
+            state.serial, state.lineage = old_serial, old_lineage
+            raise StateError(f"cannot write state file {self.path} (its journal "
+                             f"{journal_path(self.path).name}): {exc.strerror}") from None
+        except BaseException:
+            state.serial, state.lineage = old_serial, old_lineage
+            raise
+        state.mark_saved(keys)
 
     def _replace(self, data: bytes) -> None:
+        """The whole file replaced by ``data``; the journal (all of it in ``data``) then goes."""
         try:
             replace_file(self.path, data)
         except OSError as exc:
             raise StateError(f"cannot write state file {self.path}: {exc.strerror}") from None
+        journal = journal_path(self.path)
+        with contextlib.suppress(FileNotFoundError):
+            journal.unlink()
+            sync_directory(journal.parent)
+
+    def _compact(self, state: State) -> bool:
+        """Write ``state`` (already saved) whole and drop the journal. A failure is not an
+        error: the journal stays, is replayed by every read and compacted by the next session."""
+        try:
+            self._replace(state.to_bytes())
+        except (OSError, StateError, ValueError, TypeError):
+            return False
+        return True
 
     # ---------------------------------------------------------------- locking
 
@@ -174,7 +271,18 @@ class StateStore:
         fd, lock_id = self._acquire(operation, lock_timeout)
         try:
             self._remove_stale_temp_files()
-            yield LockedState(self, self.read())
+            state, journal_end, journal = self._read()
+            # A journal left by a killed session: folded into the file first, if it can be.
+            if journal and journal_end and self._compact(state):
+                journal_end = 0
+            locked = LockedState(self, state, journal_end)
+            try:
+                yield locked
+            finally:
+                if locked._close_journal():
+                    # Saved and unchanged since: the session's state is the saved one; otherwise
+                    # (a failed save) what is on disk is.
+                    self._compact(locked.state if not locked.state.dirty() else self.read())
         finally:
             self._release(fd, lock_id)
 

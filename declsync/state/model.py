@@ -21,6 +21,7 @@ per resource writes only those.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -118,6 +119,19 @@ class State:
         if self._entries.pop((kind, key), None) is not None:
             self._dirty.add((kind, key))
         self._encoded.pop((kind, key), None)
+
+    def share_spec(self, kind: str, key: str, spec: dict[str, Any]) -> None:
+        """Let the entry hold ``spec`` when it equals its own (a manifest's, unchanged since the
+        last apply): one copy in memory instead of two. Not a change: not dirty, and the entry's
+        saved encoding still holds."""
+        entry = self._entries.get((kind, key))
+        if entry is None or entry.spec is spec or entry.spec != spec:
+            return
+        shared = dataclasses.replace(entry, spec=spec)
+        self._entries[(kind, key)] = shared
+        encoded = self._encoded.get((kind, key))
+        if encoded is not None and encoded[0] is entry:
+            self._encoded[(kind, key)] = (shared, encoded[1])
 
     def dirty(self) -> set[tuple[str, str]]:
         """The (kind, key) of entries put or removed since the last save."""

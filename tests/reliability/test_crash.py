@@ -12,6 +12,7 @@ the summary says what was and was not applied, the exit code is 1.
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import re
 import signal
@@ -265,3 +266,54 @@ def test_ctrl_c_in_process_first_graceful_then_default(sandbox: SandboxServer, w
     quiet(sandbox)
     live = check_server(sandbox, declared([workdir / "manifests"]), workdir / "state.json", state_complete=False)
     assert live.resources == applied == len(store.read()) and not live.state_mismatches
+
+
+def _journal_puts(journal: Path) -> dict[tuple[str, str], str]:
+    """(kind, key) → id of every entry the journal's complete records put."""
+    data = journal.read_bytes()
+    out: dict[tuple[str, str], str] = {}
+    for line in data[:data.rfind(b"\n") + 1].splitlines():
+        for raw in json.loads(line)["put"]:
+            out[(raw["kind"], raw["key"])] = raw["id"]
+    return out
+
+
+def test_sigkill_mid_journal_loses_nothing(sandbox: SandboxServer, workdir: Path, figures: dict[str, Any]) -> None:
+    """Saves of a large apply go to the journal beside the state file; an apply killed after
+    several of them has every saved resource in the state read back, and the next apply
+    compacts the journal and converges."""
+    manifests = workdir / "manifests"
+    write_customers(manifests, 50, prefix="OLD")
+    assert run(["apply", "--auto-approve", "--api-url", sandbox.base_url]).code == 0
+    state_path = workdir / ".declsync" / "state.json"
+    journal = state_path.with_name("state.json.journal")
+    file_before = state_path.read_bytes()
+    write_customers(manifests / "new", 400, prefix="NEW")
+    expected = declared([manifests])
+    sandbox.set_latency(0.05)
+    proc, watcher = _apply_child(sandbox, workdir, workdir / "out.txt")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if journal.exists() and journal.read_bytes().count(b"\n") >= 2:
+                break
+            time.sleep(0.01)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, watcher.text()[-2000:]
+    # Killed mid-journal: the file is the one before the apply, the journal holds the saves.
+    assert state_path.read_bytes() == file_before
+    saved = _journal_puts(journal)
+    assert len(saved) > 0
+    state = StateStore(state_path).read()
+    recorded = {(e.kind, e.key): e.id for e in state.entries()}
+    assert recorded.items() >= saved.items() and len(recorded) >= 50 + len(saved)
+    quiet(sandbox)
+    after_kill = check_server(sandbox, expected, state_path, state_complete=False)
+    assert not after_kill.duplicates and not after_kill.state_mismatches, after_kill
+    _recover(sandbox, workdir)
+    assert not journal.exists()
+    check_server(sandbox, expected, state_path).assert_ok()
+    figures["crash_sigkill_mid_journal"] = {"saved_in_journal": len(saved), "recorded_after_kill": len(recorded),
+                                            "on_server_after_kill": after_kill.resources}

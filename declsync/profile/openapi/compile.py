@@ -24,6 +24,11 @@ from declsync.profile.openapi.overlay import Overlay, merge_overlays, overlay_pa
 from declsync.profile.openapi.shapes import Shape
 from declsync.profile.types import field_type
 
+# PyYAML's C loader where built (the same safe constructors): the bundled contract is read by
+# every command, and the pure-Python loader took a second of each run. Lines in messages come
+# from the document's text (``Document``), not from the loader.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 __all__ = ["compile_document", "compile_documents", "load_openapi", "load_openapi_dir"]
 
 # Never declarable, whatever a document says about them.
@@ -59,7 +64,7 @@ def load_openapi_dir(path: Path) -> Profile:
             continue
         try:
             text = file.read_text(encoding="utf-8")
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_SAFE_LOADER)
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise ProfileError(f"{file}: cannot read it as YAML or JSON: {exc}") from None
         docs.append(_document(file, text, data))
