@@ -56,6 +56,18 @@ class FieldSpec:
     sum: str | None = None
     # In the create schema but not the patch schema: sent on create, never in a patch.
     create_only: bool = False
+    # Whether a create may send null, where the create schema says otherwise than the patch
+    # schema (``nullable``: a PATCH with null clears a field); None: as ``nullable``.
+    create_nullable: bool | None = None
+    # A member of a nested object that the patch schema requires whenever the object is sent
+    # (the contract's AddressInput: line1, city, country, market even in a PATCH).
+    patch_required: bool = False
+
+    def nullable_in(self, mode: Mode) -> bool:
+        """Whether a body of ``mode`` may send null for this field."""
+        if mode == "create" and self.create_nullable is not None:
+            return self.create_nullable
+        return self.nullable
 
 
 @dataclass(frozen=True)

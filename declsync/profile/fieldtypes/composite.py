@@ -108,6 +108,13 @@ class ObjectType(FieldType):
             for name, sspec in spec.fields.items():
                 if sspec.required and value.get(name) is None:
                     out.append(Violation((*path, name), "This field is required"))
+        elif mode == "patch":
+            # A nested object in a PATCH is checked against the patch schema's version of it,
+            # which may require members too (a manifest may still declare a part: the planner
+            # sends the rest).
+            for name, sspec in spec.fields.items():
+                if sspec.patch_required and name not in value:
+                    out.append(Violation((*path, name), "This field is required whenever its object is sent"))
 
     def equal(self, spec: FieldSpec, desired: Any, live: Any) -> bool:
         # Only the members ``desired`` declares: the others are not ours.
