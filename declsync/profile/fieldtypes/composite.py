@@ -159,7 +159,7 @@ class ObjectType(FieldType):
             # Nullable ones (null when unset) and ones with a server default: not the
             # create-required ones, since a PATCH may start a nested object without them
             # (profile.schema.always_answered, nested).
-            schema["required"] = [name for name, s in spec.fields.items() if s.nullable or s.has_default]
+            schema["required"] = [name for name, s in spec.fields.items() if s.answers_null or s.has_default]
         else:
             schema["additionalProperties"] = False
             required = [name for name, s in spec.fields.items() if s.required]
