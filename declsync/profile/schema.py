@@ -69,13 +69,13 @@ def field_schema(spec: FieldSpec, mode: SchemaMode, *, item: bool = False) -> di
         schema["default"] = spec.default
     # Responses show an unset field as null only where it is nullable; otherwise it is left
     # out (see ``always_answered``), so a read value is null exactly where the contract allows.
-    return nullable(schema) if spec.nullable else schema
+    return nullable(schema) if (spec.answers_null if mode == "read" else spec.nullable) else schema
 
 
 def always_answered(fields: Mapping[str, FieldSpec], *, nested: bool = False) -> list[str]:
     """The fields every answer carries: nullable ones (null when unset), ones with a server
     default, and (top level) ones a create must send. Any other is left out while unset."""
-    return [name for name, f in fields.items() if f.nullable or f.has_default or (f.required and not nested)]
+    return [name for name, f in fields.items() if f.answers_null or f.has_default or (f.required and not nested)]
 
 
 def _sub_schema(spec: FieldSpec, mode: str, item: bool) -> dict[str, Any]:

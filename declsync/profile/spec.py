@@ -56,6 +56,27 @@ class FieldSpec:
     sum: str | None = None
     # In the create schema but not the patch schema: sent on create, never in a patch.
     create_only: bool = False
+    # Whether a create may send null, where the create schema says otherwise than the patch
+    # schema (``nullable``: a PATCH with null clears a field); None: as ``nullable``.
+    create_nullable: bool | None = None
+    # A member of a nested object that the patch schema requires whenever the object is sent
+    # (the contract's AddressInput: line1, city, country, market even in a PATCH).
+    patch_required: bool = False
+    # Whether an answer may carry null here, where the read schema says otherwise than the
+    # patch schema (a user's Book: publishedOn clearable by PATCH, never null when read);
+    # None: as ``nullable``.
+    read_nullable: bool | None = None
+
+    def nullable_in(self, mode: Mode) -> bool:
+        """Whether a body of ``mode`` may send null for this field."""
+        if mode == "create" and self.create_nullable is not None:
+            return self.create_nullable
+        return self.nullable
+
+    @property
+    def answers_null(self) -> bool:
+        """Whether an answer may show this field as null (else an unset field is left out)."""
+        return self.nullable if self.read_nullable is None else self.read_nullable
 
 
 @dataclass(frozen=True)

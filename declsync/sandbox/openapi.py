@@ -30,28 +30,35 @@ def _key_schema(is_nullable: bool) -> dict[str, Any]:
     return nullable(schema) if is_nullable else schema
 
 
-def _require_nested(schema: dict[str, Any], spec: FieldSpec) -> None:
-    """On create a nested object is new, so its required fields are required (a PATCH merges)."""
+def _require_nested(schema: dict[str, Any], spec: FieldSpec, create: bool) -> None:
+    """On create a nested object is new, so its required fields are required; a PATCH merges,
+    but must still carry what the patch schema requires of an object it sends."""
     if not field_type(spec).merges:
         return
     target = next((s for s in schema.get("anyOf", []) if s.get("type") == "object"), schema)
-    required = [n for n, sub in spec.fields.items() if sub.required]
+    required = [n for n, sub in spec.fields.items() if (sub.required if create else sub.patch_required)]
     if required:
         target["required"] = required
     for name, sub in spec.fields.items():
-        _require_nested(target["properties"][name], sub)
+        _require_nested(target["properties"][name], sub, create)
+
+
+def _as_created(spec: FieldSpec, top: bool = True) -> FieldSpec:
+    """``spec`` with the create schema's nullability: a field required on create is never
+    null there (null is "missing"), even where a PATCH may clear it (the contract's
+    contactInfo: required on create, nullable in a patch)."""
+    nullable = spec.nullable_in("create") and not (top and spec.required)
+    items = _as_created(spec.items, top=False) if spec.items is not None else None
+    fields = {n: _as_created(sub, top=False) for n, sub in spec.fields.items()}
+    return replace(spec, nullable=nullable, create_nullable=None, items=items, fields=fields)
 
 
 def _body_schema(kind: KindSpec, *, create: bool, names: frozenset[str] | None = None) -> dict[str, Any]:
     fields = {n: s for n, s in kind.fields.items() if names is None or n in names}
     props: dict[str, Any] = {"key": _key_schema(is_nullable=True)}
-    # A field required on create is never null there (null is "missing"), even where a
-    # PATCH may clear it (the contract's contactInfo: required on create, nullable in a patch).
-    props.update({name: field_schema(replace(spec, nullable=False) if create and spec.required else spec, "write")
-                  for name, spec in fields.items()})
-    if create:
-        for name, spec in fields.items():
-            _require_nested(props[name], spec)
+    props.update({name: field_schema(_as_created(spec) if create else spec, "write") for name, spec in fields.items()})
+    for name, spec in fields.items():
+        _require_nested(props[name], spec, create)
     schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
     required = [name for name, spec in fields.items() if spec.required and create]
     if names is not None and kind.discriminator and kind.discriminator not in required:

@@ -210,7 +210,7 @@ def _fields(
     out = {}
     for name, spec in fields.items():
         value = _shape(spec, body.get(name), known, keys)
-        if value is not None or spec.nullable:
+        if value is not None or spec.answers_null:
             out[name] = value
     return out
 

@@ -139,6 +139,33 @@ def test_their_sandbox_holds_patches_to_the_document(library_api: SandboxServer)
     assert "pagination" in page.json() and [b["key"] for b in page.json()["data"]] == ["B-1"]
 
 
+def test_their_sandbox_answers_null_only_where_their_read_schema_allows() -> None:
+    """BookPatch may clear publishedOn, publisher and series, but Book (the read schema) never
+    shows them null: an unset one is left out of the answer, not answered as null."""
+    checker = contract(DOC)
+    config = SandboxConfig(db_path=":memory:", profile=load_profile(DOC))
+    with SandboxServer(config, middleware=ContractMiddleware.around(checker)) as srv, \
+            httpx.Client(base_url=srv.base_url + "/", timeout=10) as api:
+        author = api.post("authors", json={"key": "A-1", "name": "A"}).json()
+        bare = api.post("books", json={"key": "B-1", "type": "EBOOK", "title": "T", "authorId": author["id"]})
+        full = api.post("books", json={"key": "B-2", "type": "PRINT", "title": "U", "authorId": author["id"],
+                                       "publishedOn": "1968-11-01", "publisher": {"name": "P"}})
+        cleared = api.patch(f"books/{full.json()['id']}", json={"type": "PRINT", "publishedOn": None,
+                                                                 "publisher": None})
+        listed = api.post("books/filter", json={})
+        violations = checker.take()
+        # Their create schema refuses null where only their patch schema allows it (the checker
+        # reports this request too: it is meant to be refused).
+        null_on_create = api.post("books", json={"key": "B-3", "type": "EBOOK", "title": "V",
+                                                 "authorId": author["id"], "publishedOn": None})
+    assert (bare.status_code, full.status_code, cleared.status_code, listed.status_code) == (201, 201, 200, 200)
+    for answer in (bare.json(), cleared.json(), *listed.json()["data"]):
+        assert not {"publishedOn", "publisher", "series"} & set(answer), answer
+    assert null_on_create.status_code == 422
+    assert [d["field"] for d in null_on_create.json()["details"]] == ["publishedOn"]
+    assert violations == [], summary(violations)
+
+
 def test_validate_reports_every_problem_with_file_line_and_suggestion(project: Path) -> None:
     edit(project, "ursula@example.com", "ursula-at-example")
     edit(project, '"1929-10-21"', '"1929-13-21"')
@@ -160,9 +187,9 @@ def test_validate_reports_every_problem_with_file_line_and_suggestion(project: P
 
 @pytest.mark.xfail(strict=True, reason=(
     "known gaps (tests.contract finds them): their sandbox answers a reference with both id and key where "
-    "the document's read schema is oneOf {key}|{id}; it answers null for fields nullable only in the patch "
-    "schema (publishedOn, publisher, series), since answer nullability comes from the write schemas; "
-    "it answers 404/422 where the operation documents no such status"))
+    "the document's read schema is oneOf {key}|{id} (answering one would need the planner to compare a "
+    "{key} reference with an {id} answer); it answers 404 to a lookup of a missing key "
+    "(GET /series/{id}?by=key), where the operation documents no such status and no other"))
 def test_their_sandbox_answers_follow_their_document(project: Path) -> None:
     """Every answer of their sandbox checked against their document while declsync applies."""
     checker = contract(DOC)

@@ -16,7 +16,7 @@ from declsync.normalize import values_equal
 from declsync.plan import Action
 from declsync.planning.mergepatch import apply_merge_patch
 from declsync.planning.planner import make_plan
-from declsync.profile.model import FieldSpec, KindSpec, load_profile, validate_body
+from declsync.profile.model import FieldSpec, KindSpec, default_profile, load_profile, validate_body
 
 DATA = Path(__file__).parent / "data"
 LIBRARY = load_profile(DATA / "library-api.yaml")
@@ -120,3 +120,15 @@ def test_inherited_discriminator_patches_are_valid_and_converge(data: st.DataObj
     desired = data.draw(spec_of(pet))
     live = data.draw(spec_of(pet).filter(lambda s: s["petType"] == desired["petType"]))
     check_convergence(pet, PETS, desired, live, None)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_nested_objects_in_patches_carry_what_the_patch_schema_requires(data: st.DataObject) -> None:
+    # The bundled Vendor's patch schema takes its addresses as AddressInput (line1, city, country
+    # and market required even in a PATCH): every patch the planner sends must carry them.
+    profile = default_profile()
+    vendor = profile.kinds["Vendor"]
+    assert vendor.fields["corporateAddress"].fields["line1"].patch_required
+    check_convergence(vendor, profile, data.draw(spec_of(vendor)), data.draw(spec_of(vendor)),
+                      data.draw(st.one_of(st.none(), spec_of(vendor))))

@@ -126,7 +126,7 @@ def field_type(spec: FieldSpec) -> FieldType:
 def check_value(spec: FieldSpec, value: Any, path: Path, mode: Mode, out: list[Violation]) -> None:
     """Append the violations of one field value (null included) to ``out``."""
     if value is None:
-        if not spec.nullable:
+        if not spec.nullable_in(mode):
             out.append(Violation(path, "must not be null (the field is not nullable); remove it or give a value"))
         return
     REGISTRY[spec.type].check(spec, value, path, mode, out)

@@ -108,6 +108,13 @@ class ObjectType(FieldType):
             for name, sspec in spec.fields.items():
                 if sspec.required and value.get(name) is None:
                     out.append(Violation((*path, name), "This field is required"))
+        elif mode == "patch":
+            # A nested object in a PATCH is checked against the patch schema's version of it,
+            # which may require members too (a manifest may still declare a part: the planner
+            # sends the rest).
+            for name, sspec in spec.fields.items():
+                if sspec.patch_required and name not in value:
+                    out.append(Violation((*path, name), "This field is required whenever its object is sent"))
 
     def equal(self, spec: FieldSpec, desired: Any, live: Any) -> bool:
         # Only the members ``desired`` declares: the others are not ours.
@@ -152,7 +159,7 @@ class ObjectType(FieldType):
             # Nullable ones (null when unset) and ones with a server default: not the
             # create-required ones, since a PATCH may start a nested object without them
             # (profile.schema.always_answered, nested).
-            schema["required"] = [name for name, s in spec.fields.items() if s.nullable or s.has_default]
+            schema["required"] = [name for name, s in spec.fields.items() if s.answers_null or s.has_default]
         else:
             schema["additionalProperties"] = False
             required = [name for name, s in spec.fields.items() if s.required]

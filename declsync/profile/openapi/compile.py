@@ -160,7 +160,7 @@ def _kind(c: Collection, ctx: FieldContext, extra: Mapping[str, Any]) -> KindSpe
         spec = to_field(n, shape, ctx, create_only=in_create and not in_patch and bool(c.patch.properties),
                         required=n in c.create.required)
         if spec is not None:
-            fields[n] = spec
+            fields[n] = _as_read(spec, c.read.properties.get(n))
     for n, value in (extra.get("defaults") or {}).items():
         if n not in fields:
             raise ProfileError(f"kind {c.name}: defaults.{n}: not a writable field{suggest(str(n), fields)}")
@@ -197,6 +197,17 @@ def _kind(c: Collection, ctx: FieldContext, extra: Mapping[str, Any]) -> KindSpe
                    if p.read_only and p.enum is not None and len(p.enum) == 1 and n not in fields},
         id_from=_id_from(fields, c.read),
     )
+
+
+def _as_read(spec: FieldSpec, read: Shape | None) -> FieldSpec:
+    """``spec`` with the read schema's nullability where it differs from the write schemas':
+    answers follow the read schema (None: the read schema does not have the field)."""
+    if read is None:
+        return spec
+    fields = {n: _as_read(sub, read.properties.get(n)) for n, sub in spec.fields.items()}
+    items = _as_read(spec.items, read.items) if spec.items is not None else None
+    read_nullable = None if read.nullable == spec.nullable else read.nullable
+    return replace(spec, read_nullable=read_nullable, fields=fields, items=items)
 
 
 def _id_from(fields: Mapping[str, FieldSpec], read: Shape) -> dict[str, str]:

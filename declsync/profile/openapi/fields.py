@@ -2,7 +2,9 @@
 
 A field's shape is the create schema's and the patch schema's taken together
 (``write_merge``): its type and required-ness come from the create schema, its
-nullability from the patch schema (a PATCH with null is what clears a field), the
+nullability from the patch schema (a PATCH with null is what clears a field) with the
+create schema's kept beside it where they differ (``create_nullable``), the members
+a nested object must carry in a PATCH from the patch schema (``patch_required``), the
 fields of a nested object from both. References are recognised by shape: an object
 whose only properties are ``id`` and ``key`` is a reference to the kind its schema
 or field is named after (``PaymentTermReference``, ``paymentTerm``); a uuid string
@@ -50,6 +52,8 @@ def write_merge(create: Shape | None, patch: Shape | None) -> Shape:
         create,
         types=create.types or patch.types,
         nullable=patch.nullable,
+        create_nullable=create.nullable,
+        patch_required=patch.required,
         enum=enum,
         properties=props,
         items=write_merge(create.items, patch.items) if create.items and patch.items else create.items or patch.items,
@@ -105,7 +109,7 @@ _PRIMARY = (("object", "object"), ("array", "array"), ("string", "string"), ("nu
 
 
 def to_field(name: str, shape: Shape, ctx: FieldContext, path: str = "", *, create_only: bool = False,
-             required: bool = False) -> FieldSpec | None:
+             required: bool = False, patch_required: bool = False) -> FieldSpec | None:
     """The profile field for property ``name`` (None, recorded in ``ctx.skipped``, when
     the document gives it no shape declsync can declare)."""
     path = path or name
@@ -132,6 +136,8 @@ def to_field(name: str, shape: Shape, ctx: FieldContext, path: str = "", *, crea
         format=shape.format if ftype == "string" else None,
         sensitive=path in ctx.sensitive or shape.extensions.get("x-declsync-sensitive") is True,
         create_only=create_only,
+        create_nullable=None if shape.create_nullable in (None, shape.nullable) else shape.create_nullable,
+        patch_required=patch_required,
         **extra,
     )
 
@@ -154,7 +160,11 @@ def _object(name: str, shape: Shape, ctx: FieldContext, path: str) -> dict[str, 
     for sub, sub_shape in shape.properties.items():
         if sub_shape.read_only:
             continue
-        spec = to_field(sub, sub_shape, ctx, f"{path}.{sub}", required=sub in shape.required)
+        # A patch-only object (patch_required None, required from the patch schema) or a
+        # merged one: what the patch schema requires of it whenever it is sent.
+        in_patch = shape.required if shape.patch_required is None else shape.patch_required
+        spec = to_field(sub, sub_shape, ctx, f"{path}.{sub}", required=sub in shape.required,
+                        patch_required=sub in in_patch)
         if spec is not None:
             fields[sub] = spec
     if not fields:

@@ -41,6 +41,10 @@ class Shape:
     extensions: Mapping[str, Any] = field(default_factory=dict)
     # The JSON pointer it was read at, for error messages.
     at: str = ""
+    # Set by ``fields.write_merge`` on a create and patch shape taken together: the create
+    # schema's nullability, and the members the patch schema requires (None: no patch shape).
+    create_nullable: bool | None = None
+    patch_required: frozenset[str] | None = None
 
     @property
     def has_default(self) -> bool:
