@@ -4,9 +4,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 # Test helpers live beside the tests; make them importable as `helpers`.
 sys.path.insert(0, str(Path(__file__).parent))
+
+# No per-example deadline: CI machines are shared and slow at times, and a deadline there fails
+# tests for the machine's load, not for declsync (performance is measured in bench/, never here).
+settings.register_profile("declsync", deadline=None)
+settings.load_profile("declsync")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
