@@ -122,7 +122,7 @@ def plan(
     >>> import declsync
     >>> p = declsync.plan(["manifests"])          # the embedded sandbox
     >>> p.summary
-    {'create': 9, 'update': 0, 'noop': 0, 'delete': 0}
+    {'create': 11, 'update': 0, 'noop': 0, 'delete': 0}
     >>> [(c.action, c.address) for c in p.changes][:1]
     [(<Action.CREATE: 'create'>, 'Carrier/CARR-SWIFTLINE')]
     """
@@ -164,7 +164,7 @@ def apply(
     >>> import declsync
     >>> result = declsync.apply(declsync.plan(["manifests"]))
     >>> result.ok, result.summary()
-    (True, 'Apply complete: 9 created, 0 updated.')
+    (True, 'Apply complete: 11 created, 0 updated.')
     """
     settings = Settings(api_url=api_url, token=token, client_id=client_id, client_secret=client_secret,
                         token_url=token_url, parallelism=parallelism, insecure_http=insecure_http)
@@ -194,7 +194,7 @@ def write_plan(plan: Plan, path: str | Path) -> None:
     >>> import declsync
     >>> declsync.write_plan(declsync.plan(["manifests"]), "plan.json")
     >>> declsync.read_plan("plan.json").summary["create"]
-    9
+    11
     """
     planfile.write(plan, path)
 

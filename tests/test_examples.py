@@ -136,5 +136,5 @@ def test_pr_plan_of_a_large_change_fits_in_one_comment(sandbox_dir: tuple[Sandbo
     result = run([*argv, "--api-url", server.base_url])
     assert result.code == 2, result.err
     assert len(result.out) <= 60_000
-    assert result.out.startswith("**Plan: 2509 to create, 0 to update, 0 unchanged.**")
+    assert result.out.startswith("**Plan: 2511 to create, 0 to update, 0 unchanged.**")
     assert "Shortened to fit 60,000 characters" in result.out

@@ -166,7 +166,8 @@ def test_symlink_loops_are_not_followed(tmp_path: Path) -> None:
 def test_bundled_example_manifests_are_valid() -> None:
     root = Path(__file__).resolve().parent.parent / "manifests"
     res = load_manifests([root], PROFILE)
-    assert {r.kind for r in res} == {"Customer", "Carrier", "Location", "Order", "Shipment"}
+    assert {r.kind for r in res} == {"Customer", "Carrier", "Location", "Order", "Shipment",
+                                    "CustomerContact", "CarrierContact"}
 
 
 def test_problems_in_array_items_carry_the_field_column(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ def test_a_saved_plan_applies_without_a_prompt_off_a_terminal(sandbox, workdir: 
     assert run(["plan", "--out", "p.json", *url(sandbox)]).code == 0
     applied = run(["apply", "p.json", *url(sandbox)])  # no --auto-approve, no terminal
     assert applied.code == 0, applied.all
-    assert "Apply complete: 9 created" in applied.out
+    assert "Apply complete: 11 created" in applied.out
     assert "saved plan p.json" in applied.err and "no prompt" in applied.err
 
 
@@ -33,7 +33,7 @@ def test_a_saved_plan_applies_without_a_prompt_on_a_terminal(sandbox, workdir: P
     assert run(["plan", "--out", "p.json", *url(sandbox)]).code == 0
     result = run_pty(["apply", "p.json", *url(sandbox)])
     assert result.code == 0, result.out
-    assert "Enter a value" not in result.out and "Apply complete: 9 created" in result.out
+    assert "Enter a value" not in result.out and "Apply complete: 11 created" in result.out
 
 
 @pytest.mark.parametrize("extra", [["--prune"], ["--no-prune"], ["--target", "Order/*"], ["--exclude", "Order/*"],
@@ -70,7 +70,7 @@ def test_the_prompt_names_the_target_and_ctrl_d_cancels(sandbox, workdir: Path) 
 def test_yes_at_the_prompt_applies(sandbox, workdir: Path) -> None:
     result = run_pty(["apply", *url(sandbox)], answers=[("Enter a value", b"yes\n")])
     assert result.code == 0, result.out
-    assert "Apply complete: 9 created" in result.out
+    assert "Apply complete: 11 created" in result.out
 
 
 def _stale_lock() -> Path:

@@ -60,7 +60,7 @@ def test_validate_github_and_json_formats(workdir: Path) -> None:
     Path("manifests/bad.yaml").unlink()
     Path("manifests/enum.yaml").unlink()
     ok = run(["validate", "--format", "json"])
-    assert ok.code == 0 and json.loads(ok.out) == {"valid": True, "resources": 9, "problems": []}
+    assert ok.code == 0 and json.loads(ok.out) == {"valid": True, "resources": 11, "problems": []}
 
 
 def test_plan_github_format_annotates_changes_and_drift(sandbox, workdir: Path) -> None:
@@ -76,7 +76,7 @@ def test_plan_github_format_annotates_changes_and_drift(sandbox, workdir: Path) 
     assert any(re.match(r"::notice file=manifests/orders\.yaml,line=\d+,title=declsync plan::~ Order/ERP-ORDER-1001",
                         line) for line in lines), gh.out
     assert any(line.startswith("::warning file=manifests/orders.yaml") and "drift" in line for line in lines)
-    assert lines[-1] == "Plan: 0 to create, 1 to update, 8 unchanged."
+    assert lines[-1] == "Plan: 0 to create, 1 to update, 10 unchanged."
     assert f"Target: {sandbox.base_url}" in gh.err  # stdout holds only workflow commands and the summary
 
 
@@ -84,9 +84,9 @@ def test_apply_off_a_terminal_logs_one_line_per_resource_then_the_summary(sandbo
     result = run(["apply", "--auto-approve", *url(sandbox)])
     assert result.code == 0, result.all
     logged = [line for line in result.out.splitlines() if re.match(r"^[+~!-] \S+/\S+ ", line)]
-    assert len(logged) == 9
+    assert len(logged) == 11
     assert all(re.fullmatch(r"\+ \S+/\S+ created \(\d+\.\d s\)", line) for line in logged), logged
-    assert result.out.splitlines()[-1] == "Apply complete: 9 created, 0 updated."
+    assert result.out.splitlines()[-1] == "Apply complete: 11 created, 0 updated."
 
 
 def test_the_log_line_of_a_failed_resource() -> None:

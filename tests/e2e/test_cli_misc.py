@@ -41,7 +41,7 @@ def test_quickstart_as_a_subprocess(tmp_path: Path) -> None:
     first = subprocess.run([sys.executable, "-m", "declsync", "apply", "--auto-approve"], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
-    assert "Apply complete: 9 created, 0 updated." in first.stdout
+    assert "Apply complete: 11 created, 0 updated." in first.stdout
     second = subprocess.run([sys.executable, "-m", "declsync", "plan", "--detailed-exitcode"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=120)
     assert second.returncode == 0 and "No changes." in second.stdout, second.stdout + second.stderr

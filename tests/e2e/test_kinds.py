@@ -40,7 +40,7 @@ def test_new_kinds_are_created_with_their_parents_then_no_changes(sandbox, workd
     paths = _with_examples(workdir)
     first = run(["apply", "--auto-approve", *url(sandbox), *paths])
     assert first.code == 0, first.all
-    assert "Apply complete: 14 created, 0 updated." in first.out
+    assert "Apply complete: 16 created, 0 updated." in first.out
     globex = by_key(sandbox, "customers", "CUST-GLOBEX")
     contact = by_key(sandbox, "customer-contacts", "CC-GLOBEX-AP")
     # The contract's answer: the parent as an object, no customerId.
@@ -81,7 +81,7 @@ def test_new_kinds_update_field_by_field_then_no_changes(sandbox, workdir: Path)
     assert vendor["patch"] == {"currency": "CAD", "billingAddress": {
         "line1": "77 Commerce Dr", "city": "Atlanta", "country": "US", "market": "Atlanta", "line2": "Suite 3"}}
     plan = run(["plan", *url(sandbox), *paths])
-    assert "Plan: 0 to create, 5 to update, 9 unchanged." in plan.out, plan.all
+    assert "Plan: 0 to create, 5 to update, 11 unchanged." in plan.out, plan.all
     assert 'contactInfo.title: "Accounts Payable" → "AP Lead"' in plan.out
     assert 'phoneExtension: "204" → null (removed from manifest)' in plan.out
     assert 'billingAddress.line2: "Suite 2" → "Suite 3"' in plan.out

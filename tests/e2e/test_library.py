@@ -34,7 +34,7 @@ def secret_customer(notes: str) -> str:
 
 def test_the_plan_review_apply_loop(sandbox, workdir: Path) -> None:
     plan = declsync.plan(["manifests"], **url(sandbox))
-    assert plan.summary == {"create": 9, "update": 0, "noop": 0, "delete": 0}
+    assert plan.summary == {"create": 11, "update": 0, "noop": 0, "delete": 0}
     assert sandbox.stats()["writes"] == 0  # planning never writes
     result = declsync.apply(plan, **url(sandbox))
     assert result.ok
@@ -97,7 +97,7 @@ def test_the_mass_delete_guard_says_what_and_how_many(sandbox, workdir: Path) ->
         Path("manifests", name).unlink()
     with pytest.raises(declsync.MassDeleteError) as info:
         declsync.plan(prune=True, **url(sandbox))
-    assert info.value.managed == 9 and len(info.value.deletes) == 3
+    assert info.value.managed == 11 and len(info.value.deletes) == 3
     assert "Shipment/SHP-ERP-1001" in info.value.deletes
     assert info.value.max_fraction == 0.2
     assert "--allow-mass-delete" not in str(info.value)
@@ -139,7 +139,7 @@ def test_the_example_script(sandbox, workdir: Path) -> None:
     first = subprocess.run([sys.executable, script, "manifests", "--yes"], env=env, capture_output=True,
                            text=True, timeout=120)
     assert first.returncode == 0, first.stderr
-    assert "Plan: 9 to create" in first.stdout and "Apply complete: 9 created, 0 updated." in first.stdout
+    assert "Plan: 11 to create" in first.stdout and "Apply complete: 11 created, 0 updated." in first.stdout
     again = subprocess.run([sys.executable, script, "manifests"], env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "No changes." in again.stdout
 

@@ -17,8 +17,8 @@ def url(sandbox) -> list[str]:  # type: ignore[no-untyped-def]
 def test_first_apply_creates_everything_then_no_changes(sandbox, workdir: Path) -> None:
     first = run(["apply", "--auto-approve", *url(sandbox)])
     assert first.code == 0, first.all
-    assert "Plan: 9 to create, 0 to update, 0 unchanged." in first.out
-    assert "Apply complete: 9 created, 0 updated." in first.out
+    assert "Plan: 11 to create, 0 to update, 0 unchanged." in first.out
+    assert "Apply complete: 11 created, 0 updated." in first.out
     loc = get(sandbox, "locations", "LOC-ACME-CHI")
     cust = get(sandbox, "customers", "CUST-ACME")
     assert loc is not None and cust is not None and loc["customerId"] == cust["id"]
@@ -32,7 +32,7 @@ def test_first_apply_creates_everything_then_no_changes(sandbox, workdir: Path) 
 def test_plan_never_writes(sandbox, workdir: Path) -> None:
     result = run(["plan", "--detailed-exitcode", *url(sandbox)])
     assert result.code == 2, result.all
-    assert "Plan: 9 to create" in result.out
+    assert "Plan: 11 to create" in result.out
     assert sandbox.stats()["writes"] == 0
 
 
@@ -54,7 +54,7 @@ def test_change_is_minimal_and_apply_sends_exactly_the_plan(sandbox, workdir: Pa
     assert 'status: "booked" → "dispatched"' in text_plan.out
     assert "freight.weight: 38000 → 40000" in text_plan.out
     assert "externalNotes: \"Keep frozen at -10F.\" → null (removed from manifest)" in text_plan.out
-    assert "Plan: 0 to create, 1 to update, 8 unchanged." in text_plan.out
+    assert "Plan: 0 to create, 1 to update, 10 unchanged." in text_plan.out
     sandbox.reset_stats()
     applied = run(["apply", "--auto-approve", *url(sandbox)])
     assert applied.code == 0, applied.all
@@ -122,7 +122,7 @@ def test_a_failed_resource_skips_its_dependents_only(sandbox, workdir: Path) -> 
     assert result.code == 1
     assert "failed: Order/BROKEN" in result.err and "References must exist" in result.err
     assert "skipped: Shipment/SHP-BROKEN: depends on Order/BROKEN, which failed" in result.err
-    assert "9 created, 0 updated, 1 failed, 1 skipped" in result.out
+    assert "11 created, 0 updated, 1 failed, 1 skipped" in result.out
     (workdir / "manifests" / "broken.yaml").unlink()
     assert run(["plan", "--detailed-exitcode", *url(sandbox)]).code == 0
 
@@ -147,7 +147,7 @@ def test_lost_answer_after_commit_does_not_duplicate(sandbox, workdir: Path) -> 
 
 def test_validate_and_usage_errors(sandbox, workdir: Path) -> None:
     ok = run(["validate"])
-    assert ok.code == 0 and "9 resources valid." in ok.out
+    assert ok.code == 0 and "11 resources valid." in ok.out
     assert run(["plan", "--no-such-flag"]).code == 1
     assert run(["nonsense"]).code == 1
 

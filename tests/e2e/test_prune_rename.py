@@ -35,7 +35,7 @@ def test_removed_manifest_is_a_note_without_prune_and_deleted_with_it(sandbox, w
     pruning = run(["plan", "--prune", "--detailed-exitcode", *url(sandbox)])
     assert pruning.code == 2, pruning.all
     assert f"  - delete Shipment/SHP-ERP-1001 (id {shipment['id']})" in pruning.out
-    assert "Plan: 0 to create, 0 to update, 8 unchanged, 1 to delete." in pruning.out
+    assert "Plan: 0 to create, 0 to update, 10 unchanged, 1 to delete." in pruning.out
     doc = json.loads(run(["plan", "--prune", "--format", "json", *url(sandbox)]).out)
     (change,) = [c for c in doc["changes"] if c["action"] == "delete"]
     assert change["patch"] is None and change["id"] == shipment["id"]
@@ -75,9 +75,9 @@ def test_mass_delete_is_refused_unless_allowed(sandbox, workdir: Path) -> None:
     sandbox.reset_stats()
     refused = run(["apply", "--prune", "--auto-approve", *url(sandbox)])
     assert refused.code == 1, refused.all
-    assert "refusing to prune 3 of the 9 resources declsync manages (33%" in refused.err
+    assert "refusing to prune 3 of the 11 resources declsync manages (27%" in refused.err
     assert "--allow-mass-delete" in refused.err
-    assert sandbox.stats()["writes"] == 0 and len(state_keys(workdir)) == 9
+    assert sandbox.stats()["writes"] == 0 and len(state_keys(workdir)) == 11
     assert run(["plan", "--prune", "--max-delete-fraction", "0.5", *url(sandbox)]).code == 0
     allowed = run(["apply", "--prune", "--allow-mass-delete", "--auto-approve", *url(sandbox)])
     assert allowed.code == 0, allowed.all
@@ -126,6 +126,8 @@ def test_rename_keeps_the_resource(sandbox, workdir: Path) -> None:
                                                      "key: CARR-SWIFT\npreviousKeys: [CARR-SWIFTLINE]\n")
                         .replace("isHazmat: false", "isHazmat: true"))
     shipments.write_text(shipments.read_text().replace("{key: CARR-SWIFTLINE}", "{key: CARR-SWIFT}"))
+    contacts = workdir / "manifests" / "contacts.yaml"  # a reference to the old key is refused: follow the rename
+    contacts.write_text(contacts.read_text().replace("{$ref: Carrier/CARR-SWIFTLINE}", "{$ref: Carrier/CARR-SWIFT}"))
     plan = run(["plan", "--prune", "--format", "json", *url(sandbox)])
     doc = json.loads(plan.out)
     (rename,) = [c for c in doc["changes"] if c["kind"] == "Carrier"]

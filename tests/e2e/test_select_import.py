@@ -25,13 +25,13 @@ def test_target_plans_only_matching_resources_and_resolves_the_rest_live(sandbox
     assert result.code == 0, result.all
     doc = json.loads(result.out)
     assert {c["key"] for c in doc["changes"]} == {"ERP-ORDER-1001", "ERP-ORDER-1002"}
-    assert doc["notes"] == ["restricted by --target: 2 of 9 resources planned"]
+    assert doc["notes"] == ["restricted by --target: 2 of 11 resources planned"]
     text = run(["plan", "--target", "Order/ERP-ORDER-1001", "--target", "Carrier", *url(sandbox)])
-    assert "Note: restricted by --target: 2 of 9 resources planned" in text.out
+    assert "Note: restricted by --target: 2 of 11 resources planned" in text.out
     assert "Plan: 2 to create, 0 to update, 0 unchanged." in text.out
     excluded = run(["plan", "--exclude", "Order/*", "--exclude", "Shipment/*", "--kind", "Carrier", "--kind", "Order",
                     *url(sandbox)])
-    assert "restricted by --exclude/--kind: 1 of 9 resources planned" in excluded.out
+    assert "restricted by --exclude/--kind: 1 of 11 resources planned" in excluded.out
     assert "Carrier/CARR-SWIFTLINE" in excluded.out and "Order/" not in excluded.out.replace("Order/*", "")
 
 
@@ -58,7 +58,7 @@ def test_apply_with_target_applies_only_the_selection(sandbox, workdir: Path) ->
     assert "+ Customer/CUST-ACME (" in result.out and "Apply complete: 1 created, 0 updated." in result.out
     assert get(sandbox, "customers", "CUST-GLOBEX") is None
     rest = run(["plan", "--compact", *url(sandbox)])
-    assert "Plan: 8 to create, 0 to update, 1 unchanged." in rest.out
+    assert "Plan: 10 to create, 0 to update, 1 unchanged." in rest.out
     saved = workdir / "p.json"
     assert run(["plan", "--out", str(saved), *url(sandbox)]).code == 0
     refused = run(["apply", str(saved), "--target", "Order/*", "--auto-approve", *url(sandbox)])
@@ -74,10 +74,10 @@ def test_markdown_and_compact_formats(sandbox, workdir: Path) -> None:
         assert c.patch(f"orders/{order['id']}", json={"status": "quoted"}).status_code == 200
     md = run(["plan", "--format", "markdown", "--detailed-exitcode", "--max-chars", "5000", *url(sandbox)])
     assert md.code == 2, md.all
-    assert md.out.startswith("**Plan: 0 to create, 1 to update, 8 unchanged.**")
+    assert md.out.startswith("**Plan: 0 to create, 1 to update, 10 unchanged.**")
     assert "<code>&#126; update Order/ERP-ORDER-1001</code>" in md.out
     assert '~ status: "quoted" → "dispatched"  # drift: changed outside declsync' in md.out
-    assert "8 unchanged resources not listed." in md.out and len(md.out) <= 5000
+    assert "10 unchanged resources not listed." in md.out and len(md.out) <= 5000
     compact = run(["plan", "--compact", *url(sandbox)])
     assert compact.out.splitlines()[1] == "~ Order/ERP-ORDER-1001 (1 field, drift)"
     too_small = run(["plan", "--format", "markdown", "--max-chars", "10", *url(sandbox)])

@@ -63,7 +63,7 @@ def test_credentials_read_with_a_line_ending_work(secured: SandboxServer, exampl
     ):
         result = run(["-v", "plan", "--api-url", url, *args], env=env)
         assert result.code == 0, result.all
-        assert "Plan: 9 to create" in result.out
+        assert "Plan: 11 to create" in result.out
         assert_no_leak(result.all, TOKEN, CLIENT_SECRET)
 
 
@@ -172,7 +172,7 @@ def test_a_manifest_key_cannot_forge_a_line_of_the_plan(sandbox: SandboxServer, 
     assert not any(line.startswith("No changes.") for line in lines), result.out
     assert "\r" not in result.out and "\x1b" not in result.out
     assert "ERP-1\\nNo changes." in result.out.replace("&#92;", "\\")
-    summary = [line for line in lines if "10 to create" in line]
+    summary = [line for line in lines if "12 to create" in line]
     assert summary, result.out
 
 
