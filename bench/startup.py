@@ -19,9 +19,9 @@ none is needed to print help or validate.
 from __future__ import annotations
 
 import argparse
-import shutil
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
