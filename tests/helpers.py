@@ -6,10 +6,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from declsync.cli.main import main
 from declsync.manifests.loader import Resource
+
+# Every setting declsync reads from the environment: a test run must not pick up the developer's.
+SETTINGS_ENV_VARS = ("DECLSYNC_API_URL", "DECLSYNC_TOKEN", "DECLSYNC_CLIENT_ID", "DECLSYNC_CLIENT_SECRET",
+                     "DECLSYNC_STATE", "DECLSYNC_PROFILE", "DECLSYNC_TOKEN_URL")
+
+
+def clear_settings_env(monkeypatch: pytest.MonkeyPatch, *extra: str) -> None:
+    """Unset declsync's settings (and ``extra`` variables, e.g. NO_COLOR) for this test."""
+    for var in (*SETTINGS_ENV_VARS, *extra):
+        monkeypatch.delenv(var, raising=False)
 
 
 @dataclass

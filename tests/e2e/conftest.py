@@ -13,6 +13,7 @@ import pytest
 from contract.asgi import ContractMiddleware
 from contract.checker import contract, summary
 from helpers import Result as Result
+from helpers import clear_settings_env
 from helpers import run as run
 
 from declsync.sandbox import SandboxConfig, SandboxServer
@@ -48,9 +49,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project directory with a copy of the example manifests, as cwd."""
     shutil.copytree(REPO / "manifests", tmp_path / "manifests")
     monkeypatch.chdir(tmp_path)
-    for var in ("DECLSYNC_API_URL", "DECLSYNC_TOKEN", "DECLSYNC_CLIENT_ID", "DECLSYNC_CLIENT_SECRET",
-                "DECLSYNC_STATE", "DECLSYNC_PROFILE", "DECLSYNC_TOKEN_URL", "NO_COLOR"):
-        monkeypatch.delenv(var, raising=False)
+    clear_settings_env(monkeypatch, "NO_COLOR")
     return tmp_path
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import Result, run
+from helpers import Result, clear_settings_env, run
 
 from declsync.profile.model import load_profile
 from declsync.sandbox import SandboxConfig, SandboxServer
@@ -33,9 +33,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "manifests").mkdir()
     (tmp_path / "manifests" / "library.yaml").write_text(MANIFEST)
     monkeypatch.chdir(tmp_path)
-    for var in ("DECLSYNC_API_URL", "DECLSYNC_TOKEN", "DECLSYNC_CLIENT_ID", "DECLSYNC_CLIENT_SECRET",
-                "DECLSYNC_STATE", "DECLSYNC_PROFILE", "DECLSYNC_TOKEN_URL"):
-        monkeypatch.delenv(var, raising=False)
+    clear_settings_env(monkeypatch)
     return tmp_path
 
 

@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 import pytest
 from helpers import Result as Result
+from helpers import clear_settings_env
 from helpers import run as run
 
 from declsync.manifests.loader import load_manifests
@@ -42,8 +43,6 @@ from declsync.state import StateStore
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILE = default_profile()
-ENV_VARS = ("DECLSYNC_API_URL", "DECLSYNC_TOKEN", "DECLSYNC_CLIENT_ID", "DECLSYNC_CLIENT_SECRET",
-            "DECLSYNC_STATE", "DECLSYNC_PROFILE", "DECLSYNC_TOKEN_URL", "NO_COLOR")
 
 _FIGURES: dict[str, Any] = {}
 
@@ -255,8 +254,7 @@ def check_server(server: SandboxServer, expected: dict[str, set[str]], state_pat
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty project directory as cwd, without DECLSYNC_* settings from outside."""
     monkeypatch.chdir(tmp_path)
-    for var in ENV_VARS:
-        monkeypatch.delenv(var, raising=False)
+    clear_settings_env(monkeypatch, "NO_COLOR")
     return tmp_path
 
 
