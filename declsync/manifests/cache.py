@@ -21,12 +21,12 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from declsync import __version__
-from declsync.manifests.resource import Resource
+from declsync.manifests.resource import LazyLines, Resource
 from declsync.manifests.yamlload import Limits
 from declsync.profile.model import Profile
 
@@ -60,7 +60,7 @@ def _fingerprint(profile: Profile, limits: Limits) -> bytes:
 def _encode(res: Resource) -> dict[str, Any]:
     return {
         "kind": res.kind, "key": res.key, "spec": res.spec, "line": res.line,
-        "lines": json.dumps([[list(p), n] for p, n in res.lines.items()], separators=(",", ":")),
+        "lines": (res.lines if isinstance(res.lines, LazyLines) else LazyLines.of(res.lines)).encoded(),
         "sensitive": list(res.sensitive), "previous_keys": list(res.previous_keys),
         "prevent_destroy": res.prevent_destroy, "ignore_fields": list(res.ignore_fields),
         "top_lines": res.top_lines,
@@ -92,41 +92,6 @@ def _decode(raw: Any, display: str) -> Resource:
                     sensitive=_strs(raw["sensitive"]), previous_keys=_strs(raw["previous_keys"]),
                     prevent_destroy=raw["prevent_destroy"], ignore_fields=_strs(raw["ignore_fields"]),
                     top_lines=top)
-
-
-class LazyLines(Mapping[tuple[str | int, ...], int]):
-    """A cached resource's line map, decoded on first use: only messages need lines, and
-    decoding every path of every resource was most of a warm run (and of its memory)."""
-
-    __slots__ = ("_map", "_text")
-
-    def __init__(self, text: str) -> None:
-        self._text: str | None = text
-        self._map: dict[tuple[str | int, ...], int] = {}
-
-    def _decoded(self) -> dict[tuple[str | int, ...], int]:
-        if self._text is not None:
-            text, self._text = self._text, None
-            try:
-                for path, n in json.loads(text):
-                    if type(path) is list and type(n) is int:
-                        self._map[tuple(path)] = n
-            except (ValueError, TypeError, RecursionError):
-                # Checksummed, so only a foreign writer gets here: lines fall back to the resource's own.
-                self._map.clear()
-        return self._map
-
-    def __getitem__(self, path: tuple[str | int, ...]) -> int:
-        return self._decoded()[path]
-
-    def __contains__(self, path: object) -> bool:
-        return path in self._decoded()
-
-    def __iter__(self) -> Iterator[tuple[str | int, ...]]:
-        return iter(self._decoded())
-
-    def __len__(self) -> int:
-        return len(self._decoded())
 
 
 class ManifestCache:

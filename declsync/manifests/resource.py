@@ -2,13 +2,61 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PathT", "Resource"]
+__all__ = ["LazyLines", "PathT", "Resource"]
 
 PathT = tuple[str | int, ...]
+
+
+class LazyLines(Mapping[PathT, int]):
+    """A resource's line map kept as one compact JSON string and decoded on first use: only
+    messages need lines. As a dict of tuples it was a third of every loaded resource's memory
+    (about 3.6 KB of 11.8 KB for a typical order), and most of what a warm run decoded."""
+
+    __slots__ = ("_map", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text: str | None = text
+        self._map: dict[PathT, int] = {}
+
+    @classmethod
+    def of(cls, lines: Mapping[PathT, int]) -> LazyLines:
+        return cls(json.dumps([[list(p), n] for p, n in lines.items()], separators=(",", ":")))
+
+    def encoded(self) -> str:
+        """The JSON text (without decoding it when it was never used)."""
+        if self._text is not None:
+            return self._text
+        return json.dumps([[list(p), n] for p, n in self._map.items()], separators=(",", ":"))
+
+    def _decoded(self) -> dict[PathT, int]:
+        if self._text is not None:
+            text, self._text = self._text, None
+            try:
+                for path, n in json.loads(text):
+                    if type(path) is list and type(n) is int:
+                        self._map[tuple(path)] = n
+            except (ValueError, TypeError, RecursionError):
+                # Only a foreign cache entry gets here (entries are checksummed): lines then
+                # fall back to the resource's own.
+                self._map.clear()
+        return self._map
+
+    def __getitem__(self, path: PathT) -> int:
+        return self._decoded()[path]
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._decoded()
+
+    def __iter__(self) -> Iterator[PathT]:
+        return iter(self._decoded())
+
+    def __len__(self) -> int:
+        return len(self._decoded())
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from declsync.errors import Problem
-from declsync.manifests.resource import PathT, Resource
+from declsync.manifests.resource import LazyLines, PathT, Resource
 from declsync.manifests.schemacheck import schema_violations
 from declsync.profile.model import (
     FieldSpec,
@@ -179,7 +179,8 @@ def check_document(
     if not ok or sensitive is None or previous is None or lifecycle is None:
         return None
     assert isinstance(key, str)
-    return Resource(kind=kind.name, key=key, spec=spec, file=display, line=line, lines=kept, sensitive=sensitive,
+    return Resource(kind=kind.name, key=key, spec=spec, file=display, line=line, lines=LazyLines.of(kept),
+                    sensitive=sensitive,
                     previous_keys=previous, prevent_destroy=lifecycle[0], ignore_fields=lifecycle[1],
                     top_lines={str(k): v for k, v in top.items()})
 

@@ -8,6 +8,7 @@ oversized files are bounded. Problems are appended with file:line, never raised.
 from __future__ import annotations
 
 import stat
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,10 @@ class _LineLoader(_SafeLoader):  # type: ignore[misc,valid-type]
                 raise yaml.constructor.ConstructorError(
                     None, None, "a mapping key must be a plain value", key_node.start_mark
                 ) from None
+            if type(key) is str:
+                # One object per distinct field name, not one per occurrence: 100,000 manifests
+                # repeat the same few dozen names (and pickling a file's resources keeps the sharing).
+                key = sys.intern(key)
             line = key_node.start_mark.line + 1
             if key in mapping:
                 self.duplicates.append((line, f"field {key!r} appears twice in one mapping (first on line {lines[key]})"))
@@ -75,6 +80,17 @@ class _LineLoader(_SafeLoader):  # type: ignore[misc,valid-type]
 
 
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_mapping)
+
+# Short strings (enum values, reference keys, codes) recur across manifests: shared, not copied.
+INTERN_MAX = 64
+
+
+def _construct_str(loader: _LineLoader, node: yaml.ScalarNode) -> str:
+    value: str = loader.construct_scalar(node)
+    return sys.intern(value) if len(value) <= INTERN_MAX else value
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
 
 # PyYAML's scalar constructors raise ValueError, IndexError, KeyError … on values
 # such as a 5000-digit number, 2025-13-45 or ``!!bool maybe``: make those YAML errors

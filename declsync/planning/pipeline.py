@@ -13,34 +13,18 @@ from declsync.errors import PlanError, Problem
 from declsync.manifests.loader import Resource
 from declsync.normalize import utc_now
 from declsync.plan import Plan
+from declsync.planning.live import LiveState
 from declsync.planning.planner import ResourceKey, lookup_set, make_plan
 from declsync.planning.prune import PruneOptions, undeclared
 from declsync.planning.refs import find_refs
 from declsync.profile.model import KindSpec, Profile, format_path
 from declsync.state import State, StateEntry
 
-__all__ = ["build_plan", "fetch_live"]
+__all__ = ["build_plan"]
 
 
 class _Fetcher(Protocol):
     def fetch_by_keys(self, kind: KindSpec, keys: Sequence[str]) -> dict[str, dict[str, Any]]: ...
-
-
-def fetch_live(
-    client: _Fetcher, resources: Sequence[Resource], profile: Profile,
-    progress: Callable[[int], None] | None = None,
-    lookups: Mapping[str, Sequence[str]] | None = None,
-) -> dict[ResourceKey, dict[str, Any]]:
-    """Live resources by (kind, key) for every declared or referenced key
-    (``lookups``: ``lookup_set(resources, profile)`` when the caller already has it)."""
-    live: dict[ResourceKey, dict[str, Any]] = {}
-    for kind_name, keys in (lookups if lookups is not None else lookup_set(resources, profile)).items():
-        found = client.fetch_by_keys(profile.kinds[kind_name], keys)
-        for key, resource in found.items():
-            live[(kind_name, key)] = resource
-        if progress is not None:
-            progress(len(keys))
-    return live
 
 
 def build_plan(
@@ -79,7 +63,8 @@ def build_plan(
                     entry = state.get(r.kind, key) or entry
                 last_applied[(r.kind, key)] = entry.spec
                 state_ids[(r.kind, key)] = entry.id
-    live = fetch_live(client, resources, profile, progress, lookups)
+    # Fetched a chunk at a time as the planner reaches it, each body released once compared.
+    live = LiveState(client, profile, lookup_set(resources, profile) if lookups is None else lookups, progress)
     kept = {(r.kind, k) for r in (*resources, *excluded) for k in (r.key, *r.previous_keys)}
     if prune is not None and prune.scope is not None:
         scope = prune.scope
@@ -106,9 +91,7 @@ def build_plan(
     )
 
 
-def _fetch_pruned(
-    client: _Fetcher, entries: Sequence[StateEntry], profile: Profile, live: dict[ResourceKey, dict[str, Any]]
-) -> None:
+def _fetch_pruned(client: _Fetcher, entries: Sequence[StateEntry], profile: Profile, live: LiveState) -> None:
     """Add the live resources of prune candidates (undeclared state entries) to ``live``."""
     by_kind: dict[str, list[str]] = {}
     for e in entries:
@@ -116,7 +99,7 @@ def _fetch_pruned(
             by_kind.setdefault(e.kind, []).append(e.key)
     for kind_name, keys in by_kind.items():
         for key, resource in client.fetch_by_keys(profile.kinds[kind_name], keys).items():
-            live[(kind_name, key)] = resource
+            live.add((kind_name, key), resource)
 
 
 def _check_excluded_refs(

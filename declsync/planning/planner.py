@@ -21,6 +21,7 @@ from typing import Any
 from declsync.errors import PlanError, Problem
 from declsync.manifests.loader import Resource
 from declsync.plan import Change, Plan
+from declsync.planning.live import LiveState, ResourceKey
 from declsync.planning.prune import PruneOptions, check_mass_delete, plan_prune
 from declsync.planning.refs import find_cycle, find_refs, substitute_refs
 from declsync.planning.replace import check_replace, replacement
@@ -30,8 +31,6 @@ from declsync.profile.model import Profile, format_path
 from declsync.state import StateEntry
 
 __all__ = ["ResourceKey", "lookup_set", "make_plan", "plan_resource"]
-
-ResourceKey = tuple[str, str]
 
 
 def lookup_set(resources: Sequence[Resource], profile: Profile) -> dict[str, list[str]]:
@@ -145,12 +144,17 @@ def make_plan(
         if res.address in replace and live_res is not None:
             create = plan_resource(res, kind, desired, None, applied, tuple(dict.fromkeys(deps)))
             changes.append(replacement(create, live_res))
-            continue
-        changes.append(
-            plan_resource(
-                res, kind, desired, live_res, applied, tuple(dict.fromkeys(deps)), state_id, previous_key=previous,
+        else:
+            changes.append(
+                plan_resource(
+                    res, kind, desired, live_res, applied, tuple(dict.fromkeys(deps)), state_id, previous_key=previous,
+                )
             )
-        )
+        if isinstance(live, LiveState):
+            # Compared: only its id is asked for from here on (references to it, prune).
+            live.release(ident)
+            if previous is not None:
+                live.release((res.kind, previous))
     cycle = find_cycle(graph)
     if cycle:
         first = next(r for r in resources if r.address == cycle[0])

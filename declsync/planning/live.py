@@ -1,0 +1,101 @@
+"""Live state for a plan, fetched a chunk at a time and released as it is used.
+
+Holding the live body of every resource of a large repository at once was, with the
+manifests themselves, most of a plan's memory (100,000 orders: about 0.7 GB of JSON
+objects). ``LiveState`` is the planner's ``live`` mapping: a chunk of keys (whole
+lookup pages of one kind) is fetched when one of its keys is first asked for, and
+``release`` drops a resource's body once the planner has compared it, keeping only
+its id, which is all that references, renames and prune still ask of it. The planner
+visits resources in manifest order and the lookup keys are in that order too, so the
+bodies held at once are about one chunk's, whatever the size of the repository.
+
+Fetching stays concurrent inside a chunk (``fetch_by_keys``), and chunks start on page
+boundaries, so the requests are the same as fetching everything first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+from declsync.profile.model import KindSpec, Profile
+
+__all__ = ["CHUNK_PAGES", "LiveState", "ResourceKey"]
+
+ResourceKey = tuple[str, str]
+
+# Lookup pages per chunk: enough to keep every connection of the pool busy.
+CHUNK_PAGES = 16
+
+
+class _Fetcher(Protocol):
+    def fetch_by_keys(self, kind: KindSpec, keys: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+
+
+class LiveState(Mapping[ResourceKey, Mapping[str, Any]]):
+    """Live resources by (kind, key) for the keys of ``lookups`` (see the module docstring).
+
+    A key the API does not have is absent, as in a plain dict. ``add`` puts resources
+    fetched by other means (prune candidates) beside them."""
+
+    def __init__(self, client: _Fetcher, profile: Profile, lookups: Mapping[str, Sequence[str]],
+                 progress: Callable[[int], None] | None = None, *, chunk_pages: int = CHUNK_PAGES) -> None:
+        self._client = client
+        self._profile = profile
+        self._progress = progress
+        self._chunks: list[tuple[str, Sequence[str]]] = []
+        self._chunk_of: dict[ResourceKey, int] = {}
+        for kind_name, keys in lookups.items():
+            size = max(1, profile.kinds[kind_name].page_size) * chunk_pages
+            for start in range(0, len(keys), size):
+                part = keys[start : start + size]
+                for key in part:
+                    self._chunk_of.setdefault((kind_name, key), len(self._chunks))
+                self._chunks.append((kind_name, part))
+        self._done = [False] * len(self._chunks)
+        self._found: dict[ResourceKey, Mapping[str, Any]] = {}
+
+    def _fetch(self, ident: ResourceKey) -> None:
+        n = self._chunk_of.get(ident)
+        if n is None or self._done[n]:
+            return
+        kind_name, keys = self._chunks[n]
+        self._done[n] = True
+        for key, resource in self._client.fetch_by_keys(self._profile.kinds[kind_name], keys).items():
+            self._found.setdefault((kind_name, key), resource)
+        if self._progress is not None:
+            self._progress(len(keys))
+
+    def fetch_all(self) -> None:
+        """Fetch every chunk not fetched yet (what a caller that needs everything at once asks)."""
+        for n, done in enumerate(self._done):
+            if not done:
+                kind_name, keys = self._chunks[n]
+                self._fetch((kind_name, keys[0]))
+
+    def release(self, ident: ResourceKey) -> None:
+        """Forget ``ident``'s body, keeping its id (it was compared and is not needed again)."""
+        body = self._found.get(ident)
+        if body is not None:
+            self._found[ident] = {"id": body.get("id")}
+
+    def add(self, ident: ResourceKey, resource: Mapping[str, Any]) -> None:
+        self._found[ident] = resource
+
+    def __getitem__(self, ident: ResourceKey) -> Mapping[str, Any]:
+        self._fetch(ident)
+        return self._found[ident]
+
+    def __contains__(self, ident: object) -> bool:
+        if not isinstance(ident, tuple):
+            return False
+        self._fetch(ident)
+        return ident in self._found
+
+    def __iter__(self) -> Iterator[ResourceKey]:
+        self.fetch_all()
+        return iter(self._found)
+
+    def __len__(self) -> int:
+        self.fetch_all()
+        return len(self._found)
