@@ -91,3 +91,21 @@ def test_a_plan_from_chunks_is_the_plan_from_everything(
         if (r.kind, r.key) in live:
             assert set(chunked[(r.kind, r.key)]) == {"id"}
     assert all(c.action in (Action.CREATE, Action.UPDATE, Action.NOOP) for c in got.changes)
+
+
+def test_equal_embedded_references_are_one_object_and_typed_ones_are_not() -> None:
+    summary = {"id": "c1", "key": "CUST-1", "name": "Acme", "rank": 1}
+    orders = {
+        ("Order", "O-1"): {"id": "o1", "key": "O-1", "customer": dict(summary),
+                           "stops": [{"type": "PICKUP", "location": {"id": "l1", "key": "L-1"}}]},
+        ("Order", "O-2"): {"id": "o2", "key": "O-2", "customer": dict(summary),
+                           "stops": [{"type": "DELIVERY", "location": {"id": "l1", "key": "L-1"}}]},
+        ("Order", "O-3"): {"id": "o3", "key": "O-3", "customer": {**summary, "rank": True}},
+    }
+    state = LiveState(FakeApi({k: dict(v) for k, v in orders.items()}), PROFILE,
+                      {"Order": ["O-1", "O-2", "O-3"]}, chunk_pages=1)
+    one, two, three = (state[("Order", k)] for k in ("O-1", "O-2", "O-3"))
+    assert one["customer"] is two["customer"] and one["customer"] == summary
+    assert one["stops"][0]["location"] is two["stops"][0]["location"]
+    assert one["stops"][0] is not two["stops"][0]  # only the references are shared
+    assert three["customer"] is not one["customer"] and three["customer"]["rank"] is True

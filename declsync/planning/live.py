@@ -9,6 +9,12 @@ its id, which is all that references, renames and prune still ask of it. The pla
 visits resources in manifest order and the lookup keys are in that order too, so the
 bodies held at once are about one chunk's, whatever the size of the repository.
 
+Embedded references are shared: an API answers a reference with the referenced resource's
+summary (``customer: {id, key, name, status, …}``), the same summary in every order of
+that customer. What the plan keeps of each unchanged resource (its ``before``, the live
+managed fields) would otherwise hold one copy per order; equal summaries are one object.
+The plan treats its values as immutable, so sharing them changes nothing it shows.
+
 Fetching stays concurrent inside a chunk (``fetch_by_keys``), and chunks start on page
 boundaries, so the requests are the same as fetching everything first.
 """
@@ -18,7 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-from declsync.profile.model import KindSpec, Profile
+from declsync.profile.model import FieldSpec, KindSpec, Profile
+from declsync.profile.types import field_type, ref_members
 
 __all__ = ["CHUNK_PAGES", "LiveState", "ResourceKey"]
 
@@ -54,6 +61,7 @@ class LiveState(Mapping[ResourceKey, Mapping[str, Any]]):
                 self._chunks.append((kind_name, part))
         self._done = [False] * len(self._chunks)
         self._found: dict[ResourceKey, Mapping[str, Any]] = {}
+        self._summaries: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def _fetch(self, ident: ResourceKey) -> None:
         n = self._chunk_of.get(ident)
@@ -61,10 +69,37 @@ class LiveState(Mapping[ResourceKey, Mapping[str, Any]]):
             return
         kind_name, keys = self._chunks[n]
         self._done[n] = True
-        for key, resource in self._client.fetch_by_keys(self._profile.kinds[kind_name], keys).items():
+        kind = self._profile.kinds[kind_name]
+        for key, resource in self._client.fetch_by_keys(kind, keys).items():
+            for name in kind.ref_fields:
+                if name in resource:
+                    resource[name] = self._shared(resource[name], kind.fields[name])
             self._found.setdefault((kind_name, key), resource)
         if self._progress is not None:
             self._progress(len(keys))
+
+    def _shared(self, value: Any, spec: FieldSpec | None) -> Any:
+        """``value`` (a fresh answer's, rebuilt in place) with each flat reference object
+        replaced by the first equal one seen."""
+        if spec is None or value is None:
+            return value
+        ftype = field_type(spec)
+        if type(value) is dict:
+            if ftype.is_reference:
+                # Typed: 1, 1.0 and True are equal in Python but not the same JSON value.
+                signature = tuple((k, type(v), v) for k, v in value.items())
+                try:
+                    return self._summaries.setdefault(signature, value)
+                except TypeError:  # a nested member (not hashable): kept as it is
+                    return value
+            if ftype.merges:
+                for name in ref_members(spec):
+                    if name in value:
+                        value[name] = self._shared(value[name], spec.fields.get(name))
+        elif type(value) is list and spec.items is not None:
+            for i, item in enumerate(value):
+                value[i] = self._shared(item, spec.items)
+        return value
 
     def fetch_all(self) -> None:
         """Fetch every chunk not fetched yet (what a caller that needs everything at once asks)."""
