@@ -15,6 +15,7 @@ change is ``planning/resource.py``; this module plans the whole set.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -109,7 +110,7 @@ def make_plan(
                             f"(previousKeys); refer to {claimed[tk].address} instead")
                 )
             elif tk in declared:
-                deps.append(ref.address)
+                deps.append(sys.intern(ref.address))  # a few referenced resources, many referrers
             elif live_of(tk) is None:
                 problems.append(
                     Problem(res.file, res.line_of(ref.path),

@@ -189,6 +189,22 @@ def _with_discriminator(
     return patch if value is None else {disc: value, **patch}
 
 
+def same_json(a: Any, b: Any) -> bool:
+    """``a`` and ``b`` are the same JSON value: equal and of the same types all the way down
+    (unlike ``==``, which holds for ``1``, ``1.0`` and ``True``)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(same_json(v, b[k]) for k, v in a.items())
+    if type(a) is list:
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _shared(desired: Any, live: Any) -> Any:
+    return desired if desired is not None and desired == live and same_json(desired, live) else live
+
+
 def plan_resource(
     res: Resource,
     kind: KindSpec,
@@ -233,7 +249,9 @@ def plan_resource(
     _diff(compare, live, known, kind.fields, (), out, out.patch)
     _hold_create_only(kind, out, res.address)
     managed = dict.fromkeys([*compare, *known])
-    before = {k: live.get(k) for k in managed if k in kind.fields}
+    # Where the live value is exactly the declared one, the plan holds the manifest's object:
+    # the same JSON, kept once (most fields of most resources of a large plan are unchanged).
+    before = {k: _shared(desired.get(k), live.get(k)) for k in managed if k in kind.fields}
     if previous_key is not None:
         before = {"key": previous_key, **before}
     live_id = live.get("id")

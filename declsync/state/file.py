@@ -170,7 +170,12 @@ class StateStore:
 
     def _read_file(self) -> State:
         try:
-            text = self.path.read_bytes()
+            with self.path.open("rb") as fh:
+                streamed = State.from_lines(iter(fh), str(self.path))
+                if streamed is not None:
+                    return streamed
+                fh.seek(0)
+                text = fh.read()
         except FileNotFoundError:
             return State()
         except OSError as exc:

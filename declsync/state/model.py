@@ -38,6 +38,9 @@ KNOWN_VERSIONS = frozenset({1})
 FIX = "restore it from a backup or version control, or move it aside to start empty " \
       "(the next plan re-adopts existing resources by key)"
 _FIX = FIX
+# The line that opens the entries in the layout ``to_bytes`` writes (one entry per line).
+_RESOURCES_OPEN = b', "resources": [\n'
+_BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,7 @@ class State:
             "resources": [self._entries[k].to_json() for k in sorted(self._entries)],
         }
 
-    def to_bytes(self) -> bytes:
+    def to_bytes(self) -> bytes:  # read back by ``from_lines``
         """``to_json()`` as compact JSON, one resource per line (stable, diff-friendly, fast)."""
         head = json.dumps({"format_version": FORMAT_VERSION, "serial": self.serial, "lineage": self.lineage})
         parts: list[bytes] = []
@@ -171,7 +174,7 @@ class State:
                 self._encoded[k] = cached
             parts.append(cached[1])
         body = b",\n".join(parts)
-        return head[:-1].encode() + b', "resources": [\n' + body + (b"\n" if parts else b"") + b"]}\n"
+        return head[:-1].encode() + _RESOURCES_OPEN + body + (b"\n" if parts else b"") + b"]}\n"
 
     @classmethod
     def from_json(cls, data: Any, source: str) -> State:
@@ -201,10 +204,58 @@ class State:
         if not isinstance(resources, list):
             raise StateError(f"state file {source}: 'resources' must be a list; {_FIX}")
         state = cls(serial=serial, lineage=lineage)
+        state._add_raw(resources, source)
+        state.mark_saved()
+        return state
+
+    def _add_raw(self, resources: list[Any], source: str) -> None:
         for raw in resources:
             entry = entry_from_json(raw, f"state file {source}")
-            if state.get(entry.kind, entry.key) is not None:
+            if self.get(entry.kind, entry.key) is not None:
                 raise StateError(f"state file {source}: {entry.kind}/{entry.key} appears twice; {_FIX}")
-            state.put(entry)
+            self.put(entry)
+
+    @classmethod
+    def from_lines(cls, lines: Iterator[bytes], source: str) -> State | None:
+        """The state from a file laid out as ``to_bytes`` writes it, decoded a batch of entries at a
+        time; None when it is laid out otherwise (the caller then decodes it whole, which also words
+        any error). Why: decoding a 100,000-resource file whole held its bytes and every parsed
+        entry at once, the largest transient of a plan."""
+        head = next(lines, b"")
+        if not head.endswith(_RESOURCES_OPEN):
+            return None
+        try:
+            header = json.loads(head[: -len(_RESOURCES_OPEN)] + b"}")
+        except ValueError:
+            return None
+        if not isinstance(header, dict) or "resources" in header:
+            return None
+        state = cls.from_json({**header, "resources": []}, source)
+        batch: list[bytes] = []
+        closed = False
+        comma = True  # whether the line before may be followed by another entry
+        seen = False
+        for line in lines:
+            if closed or not line.endswith(b"\n"):
+                return None  # anything after the closing line, or a cut-off last line
+            if line == b"]}\n":
+                if comma and seen:
+                    return None  # a comma before the closing line is not JSON
+                closed = True
+            elif not comma:
+                return None  # two entries without a comma between them
+            else:
+                comma, seen = line.endswith(b",\n"), True
+                batch.append(line[:-2] if comma else line[:-1])
+            if batch and (closed or len(batch) >= _BATCH):
+                try:
+                    # One decode per batch: its field names are shared, as in a whole-file decode.
+                    raws = json.loads(b"[" + b",".join(batch) + b"]")
+                except (ValueError, RecursionError):
+                    return None
+                state._add_raw(raws, source)
+                batch = []
+        if not closed:
+            return None
         state.mark_saved()
         return state
