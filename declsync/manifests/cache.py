@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import stat
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import Any
 
 from declsync import __version__
 from declsync.manifests.resource import LazyLines, Resource
-from declsync.manifests.yamlload import Limits
+from declsync.manifests.yamlload import INTERN_MAX, Limits
 from declsync.profile.model import Profile
 
 __all__ = ["DEFAULT_CACHE_DIR", "ManifestCache"]
@@ -73,6 +74,22 @@ def _strs(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _interned(value: Any, depth: int = 0) -> Any:
+    """``value`` (freshly decoded, changed in place) with its short strings shared, as a parse
+    shares them (``yamlload.INTERN_MAX``): a decoded entry has one copy per occurrence."""
+    if depth > 64:
+        return value  # deeper than any valid manifest: left as it is
+    if type(value) is str:
+        return sys.intern(value) if len(value) <= INTERN_MAX else value
+    if type(value) is dict:
+        for k, v in value.items():
+            value[k] = _interned(v, depth + 1)
+    elif type(value) is list:
+        for i, v in enumerate(value):
+            value[i] = _interned(v, depth + 1)
+    return value
+
+
 def _decode(raw: Any, display: str) -> Resource:
     """One cached resource, every field type-checked (raises ValueError/TypeError/KeyError)."""
     if not isinstance(raw, dict):
@@ -83,6 +100,7 @@ def _decode(raw: Any, display: str) -> Resource:
     if not isinstance(raw["lines"], str):
         raise ValueError("bad line map")
     lines = LazyLines(raw["lines"])
+    _interned(spec)
     top = raw["top_lines"]
     if not isinstance(top, dict) or not all(type(v) is int for v in top.values()):
         raise ValueError("bad top-level line map")
