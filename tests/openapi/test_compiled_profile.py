@@ -281,3 +281,72 @@ def test_the_cli_caches_a_profile_and_no_cache_bypasses_it(tmp_path: Path, libra
     shutil.rmtree(tmp_path / ".declsync")
     assert run(["profile", "show"]).code == 0
     assert not (tmp_path / ".declsync").exists()
+
+
+# --------------------------------------------------------------------------- the compiler's memory
+
+
+class Forgetful(dict):  # type: ignore[type-arg]
+    """A ``Document.shapes`` that remembers nothing: every schema flattened afresh."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+
+def _forgetful_documents(monkeypatch: pytest.MonkeyPatch) -> None:
+    from declsync.profile.openapi import compile as compile_module
+
+    real = compile_module._document
+
+    def forgetful(*args: Any) -> Any:
+        doc = real(*args)
+        doc.shapes = Forgetful()
+        return doc
+
+    monkeypatch.setattr(compile_module, "_document", forgetful)
+
+
+@pytest.mark.parametrize("document", [compiled.BUNDLED_PROFILE, *USER_DOCUMENTS[:2]], ids=lambda p: p.name)
+def test_remembering_flattened_schemas_changes_no_compiled_profile(document: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    remembered = load_profile(document)
+    _forgetful_documents(monkeypatch)
+    assert same(load_profile(document), remembered)
+
+
+_REFS = [f"#/components/schemas/S{i}" for i in range(4)]
+schemas = st.recursive(
+    st.sampled_from([{"type": "string"}, {"type": "integer", "nullable": True}, {"type": "null"},
+                     {"type": "string", "enum": ["A", "B"]}, {"required": ["a"]}])
+    | st.sampled_from(_REFS).map(lambda r: {"$ref": r}),
+    lambda inner: st.fixed_dictionaries({"type": st.just("object"),
+                                         "properties": st.dictionaries(st.sampled_from("abc"), inner, max_size=3)})
+    | st.lists(inner, min_size=1, max_size=3).map(lambda xs: {"allOf": xs})
+    | st.lists(inner, min_size=1, max_size=3).map(lambda xs: {"oneOf": xs})
+    | st.lists(inner, min_size=1, max_size=3).map(lambda xs: {"anyOf": xs})
+    | st.tuples(st.lists(st.sampled_from(_REFS).map(lambda r: {"$ref": r}), min_size=1, max_size=3),
+                st.sampled_from(["a", "b"])).map(lambda t: {"oneOf": t[0], "discriminator": {"propertyName": t[1]}})
+    | st.tuples(inner, st.sampled_from(_REFS)).map(lambda t: {"$ref": t[1], "properties": {"c": t[0]}}),
+    max_leaves=10,
+)
+
+
+def _outcome(flatten: Any, doc: Any, ref: str) -> Any:
+    try:
+        return flatten(doc, {"$ref": ref}, "#/paths/x")
+    except Exception as exc:  # the same failure either way is the promise
+        return (type(exc), str(exc))
+
+
+@settings(max_examples=200, deadline=None)
+@given(components=st.lists(schemas, min_size=4, max_size=4))
+def test_flattening_with_or_without_memory_gives_the_same_shapes(components: list[Any]) -> None:
+    from declsync.profile.openapi.document import Document
+    from declsync.profile.openapi.shapes import flatten
+
+    data = {"openapi": "3.1.0", "components": {"schemas": {f"S{i}": s for i, s in enumerate(components)}}}
+    remembering = Document(data, "doc.yaml")
+    forgetting = Document(data, "doc.yaml")
+    forgetting.shapes = Forgetful()
+    for ref in [*_REFS, *_REFS]:  # twice: the second round answers from memory
+        assert _outcome(flatten, remembering, ref) == _outcome(flatten, forgetting, ref)
