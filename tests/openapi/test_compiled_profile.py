@@ -354,3 +354,16 @@ def test_flattening_with_or_without_memory_gives_the_same_shapes(components: lis
     forgetting.shapes = Forgetful()
     for ref in [*_REFS, *_REFS]:  # twice: the second round answers from memory
         assert _outcome(flatten, remembering, ref) == _outcome(flatten, forgetting, ref)
+
+
+def test_validate_with_the_bundled_profile_never_loads_the_compiler(tmp_path: Path) -> None:
+    """The start-up promise, in a fresh interpreter: the bundled profile comes precompiled."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom declsync.cli.main import main\n"
+            f"sys.argv = ['declsync', '--no-cache', 'validate', {str(REPO / 'manifests')!r}]\n"
+            "try:\n    main()\nfinally:\n"
+            "    print('COMPILER', 'declsync.profile.openapi' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert "COMPILER False" in done.stdout, done.stdout + done.stderr
