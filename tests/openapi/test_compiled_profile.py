@@ -367,3 +367,22 @@ def test_validate_with_the_bundled_profile_never_loads_the_compiler(tmp_path: Pa
             "    print('COMPILER', 'declsync.profile.openapi' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert "COMPILER False" in done.stdout, done.stdout + done.stderr
+
+
+def test_the_parse_cache_key_follows_every_change_of_the_profile() -> None:
+    """The parse cache keys its entries by the profile's codec picture: any change, order
+    included, is another key; a profile JSON cannot hold exactly still has one."""
+    from declsync.manifests.cache import _fingerprint
+    from declsync.manifests.yamlload import Limits
+
+    base = load_profile(DATA / "library-api.yaml")
+    book = base.kinds["Book"]
+    name, spec = next(iter(book.fields.items()))
+    changed = replace(base, kinds={**base.kinds, "Book": replace(book, fields={
+        **book.fields, name: replace(spec, max_length=(spec.max_length or 0) + 1)})})
+    reordered = replace(base, kinds=dict(reversed(list(base.kinds.items()))))
+    dated = replace(base, kinds={**base.kinds, "Book": replace(book, fields={
+        **book.fields, name: replace(spec, default=datetime.date(2024, 1, 1), has_default=True)})})
+    keys = [_fingerprint(p, Limits()) for p in (base, changed, reordered, dated)]
+    assert len(set(keys)) == 4
+    assert _fingerprint(load_profile(DATA / "library-api.yaml"), Limits()) == keys[0]
