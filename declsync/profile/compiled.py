@@ -3,9 +3,10 @@ cache for the others.
 
 Compiling the bundled MVMNT contract (8 OpenAPI documents, 270 KB of YAML) took a third of a
 second of every command. Both stores below hold ``profile/codec.py``'s JSON (never pickle),
-content-addressed by the SHA-256 of (entry format, declsync version, what compiling reads: each
-file's name and bytes, the overlay included), so an edited document, overlay or declsync
-simply misses and is compiled again; a result never changes.
+content-addressed by the SHA-256 of (entry format, declsync version, the compiler's own code,
+what compiling reads: each file's name and bytes, the overlay included), so an edited
+document, overlay, compiler or declsync simply misses and is compiled again; a result never
+changes.
 
 * ``declsync/profiles/mvmnt.compiled.json``: the bundled profile, written at development time
   by ``python -m declsync.profile.compiled`` and checked against a fresh compile by
@@ -21,6 +22,7 @@ simply misses and is compiled again; a result never changes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -49,6 +51,10 @@ _SUFFIXES = (".yaml", ".yml", ".json")
 # A profile entry is tens of kilobytes; anything far larger is not one of ours.
 _MAX_ENTRY_BYTES = 32 * 1024 * 1024
 _BUNDLED_LABEL = "bundled:mvmnt"
+# What a compiled profile depends on besides its documents: the compiler, the profile's
+# dataclasses and their JSON form (not, say, validation.py: it reads profiles, never makes one).
+_PROFILE_PACKAGE = Path(__file__).parent
+_COMPILER_PARTS = ("openapi/*.py", "model.py", "spec.py", "codec.py")
 
 
 # --------------------------------------------------------------------------- keys
@@ -90,12 +96,32 @@ def _sources(path: Path) -> list[tuple[str, bytes]] | None:
     return out
 
 
-def sources_digest(path: Path, label: str) -> str | None:
-    """SHA-256 of (format, declsync version, ``label``, each source's name and bytes)."""
-    sources = _sources(path)
-    if sources is None:
+@functools.cache
+def compiler_digest() -> str | None:
+    """SHA-256 of the code a compiled profile depends on: a checkout whose compiler was edited
+    (same declsync version) must not be served what the old one compiled. None: the sources
+    are not there to read (then nothing is stored or believed)."""
+    h = hashlib.sha256()
+    parts = sorted({path for pattern in _COMPILER_PARTS for path in _PROFILE_PACKAGE.glob(pattern)})
+    if not parts:
         return None
-    h = hashlib.sha256(json.dumps([FORMAT, __version__, label, len(sources)]).encode())
+    for path in parts:
+        data = _read_regular(path)
+        if data is None:
+            return None
+        h.update(f"{path.relative_to(_PROFILE_PACKAGE).as_posix()}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def sources_digest(path: Path, label: str) -> str | None:
+    """SHA-256 of (format, declsync version, the compiler's code, ``label``, each source's name
+    and bytes)."""
+    sources = _sources(path)
+    compiler = compiler_digest()
+    if sources is None or compiler is None:
+        return None
+    h = hashlib.sha256(json.dumps([FORMAT, __version__, compiler, label, len(sources)]).encode())
     for name, data in sources:
         # Lengths first: no two different lists of files hash alike.
         h.update(f"\0{len(name.encode('utf-8', 'surrogateescape'))}:{len(data)}\0".encode())

@@ -386,3 +386,23 @@ def test_the_parse_cache_key_follows_every_change_of_the_profile() -> None:
     keys = [_fingerprint(p, Limits()) for p in (base, changed, reordered, dated)]
     assert len(set(keys)) == 4
     assert _fingerprint(load_profile(DATA / "library-api.yaml"), Limits()) == keys[0]
+
+
+def test_an_edited_compiler_misses_and_unreadable_compiler_sources_store_nothing(
+        tmp_path: Path, library: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same declsync version, other compiler code (a development checkout): never served what
+    the old code compiled, from the cache or from the precompiled file."""
+    load_profile(library, compiled.ProfileCache(tmp_path / "cache"))
+    monkeypatch.setattr(compiled, "compiler_digest", lambda: "0" * 64)
+    edited = compiled.ProfileCache(tmp_path / "cache")
+    load_profile(library, edited)
+    assert edited.hits == 0 and edited.misses == 1
+    digest = compiled.sources_digest(compiled.BUNDLED_PROFILE, compiled._BUNDLED_LABEL)
+    assert digest is not None
+    with pytest.raises(ValueError, match="not an entry"):
+        compiled.read_entry(compiled.BUNDLED_COMPILED, digest)
+    monkeypatch.setattr(compiled, "compiler_digest", lambda: None)
+    shutil.rmtree(tmp_path / "cache")
+    unknown = compiled.ProfileCache(tmp_path / "cache")
+    assert same(load_profile(library, unknown), load_profile(library))
+    assert not (tmp_path / "cache").exists()
