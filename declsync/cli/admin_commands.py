@@ -18,7 +18,6 @@ from declsync.errors import ConfigError, DeclsyncError
 from declsync.execution import recovery
 from declsync.manifests.importer import Per
 from declsync.planning.prune import path_scope
-from declsync.profile.model import load_profile
 from declsync.profile.schema import manifest_schema
 from declsync.profile.view import show_kind, show_profile
 from declsync.scrub import safe_text
@@ -89,7 +88,7 @@ def import_(kind_name: str, keys: tuple[str, ...], all_: bool, out_dir: str, per
             state_path: str, profile_path: str | None, lock_timeout: str, **kw: Any) -> int:
     """Write manifests for live resources of KIND (by KEY, or --all) and record them in the state."""
     settings = opt.settings(kw)
-    profile = load_profile(profile_path)
+    profile = opt.load_profile(profile_path)
     kind = profile.kind(kind_name)
     if bool(keys) == all_:
         raise click.UsageError("give the keys to import, or --all (not both)")
@@ -140,7 +139,7 @@ def _plan_commands(out_dir: str) -> tuple[str, str | None]:
 @opt.verbose_option
 def schema(out: str | None, profile_path: str | None) -> int:
     """Print the JSON Schema (draft 2020-12) of manifests, for editors and CI."""
-    text = json.dumps(manifest_schema(load_profile(profile_path)), indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(manifest_schema(opt.load_profile(profile_path)), indent=2, ensure_ascii=False) + "\n"
     if out:
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -163,6 +162,6 @@ def profile_group() -> None:
 @opt.verbose_option
 def profile_show(kind_name: str | None, profile_path: str | None) -> int:
     """List the kinds, or KIND's fields: type, nullable, create-only, enum values."""
-    loaded = load_profile(profile_path)
+    loaded = opt.load_profile(profile_path)
     click.echo(show_kind(loaded.kind(kind_name)) if kind_name else show_profile(loaded), nl=False)
     return 0

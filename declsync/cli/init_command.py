@@ -13,7 +13,7 @@ import yaml
 
 from declsync.cli import options as opt
 from declsync.errors import ConfigError
-from declsync.profile.model import FieldSpec, KindSpec, load_profile
+from declsync.profile.model import FieldSpec, KindSpec
 
 __all__ = ["init"]
 
@@ -89,7 +89,7 @@ def init(directory: str, kinds: tuple[str, ...], ci: str, profile_path: str | No
     """Scaffold a working directory: manifests/, declsync.yaml, .gitignore, a CI workflow.
 
     Existing files are kept, never overwritten."""
-    profile = load_profile(profile_path)
+    profile = opt.load_profile(profile_path)
     chosen = [profile.kind(k) for k in kinds] if kinds else list(profile.kinds.values())
     root = Path(directory)
     if root.exists() and not root.is_dir():

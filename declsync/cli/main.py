@@ -48,7 +48,8 @@ class _WorkflowOrder(click.Group):
 @click.version_option(__version__, prog_name="declsync")
 @click.option("-v", "--verbose", is_flag=True, help="More detail on errors (also accepted after the command).")
 @click.option("--no-cache", is_flag=True, envvar="DECLSYNC_NO_CACHE", show_envvar=True,
-              help="Parse every manifest again, ignoring the parse cache (.declsync/cache/, safe to delete).")
+              help="Parse every manifest (and compile --profile) again, ignoring the cache (.declsync/cache/, "
+                   "safe to delete).")
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool, no_cache: bool) -> None:
     """declsync: declarative YAML manifests for the MVMNT API — plan, review, apply.

@@ -15,8 +15,12 @@ import click
 from declsync import workflow
 from declsync.cli.flags import env_option as env_option  # re-exported: the helpers every command uses
 from declsync.cli.flags import verbose_option as verbose_option
+from declsync.cli.output import err
 from declsync.planning.prune import DEFAULT_MAX_DELETE_FRACTION, PruneOptions
 from declsync.planning.selection import Selection
+from declsync.profile.compiled import ProfileCache
+from declsync.profile.model import Profile
+from declsync.profile.model import load_profile as _load_profile
 from declsync.remote.client import DEFAULT_DEADLINE, DEFAULT_REQUEST_TIMEOUT
 from declsync.remote.target import Settings
 from declsync.render.markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS
@@ -30,6 +34,19 @@ def profile_option(f: F) -> F:
     return env_option("--profile", "profile_path", envvar="DECLSYNC_PROFILE", type=click.Path(),
                       help="Resource profile file, OpenAPI document or directory of them "
                            "(unset: the bundled MVMNT profile).")(f)
+
+
+def load_profile(profile_path: str | None) -> Profile:
+    """The profile ``--profile`` names, through the compiled-profile cache unless ``--no-cache``
+    (its notes shown under -v). The bundled profile needs no cache: it ships precompiled."""
+    obj = click.get_current_context().find_root().obj or {}
+    cache = None if obj.get("no_cache") or profile_path is None else ProfileCache()
+    try:
+        return _load_profile(profile_path, cache=cache)
+    finally:
+        if cache is not None and obj.get("verbose"):
+            for note in cache.notes:
+                err(note)
 
 
 def state_option(f: F) -> F:

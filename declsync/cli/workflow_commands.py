@@ -22,7 +22,7 @@ from declsync.manifests.cache import ManifestCache
 from declsync.manifests.loader import load_manifests
 from declsync.plan import Action, Plan
 from declsync.planfile import codec as planfile
-from declsync.profile.model import Profile, load_profile
+from declsync.profile.model import Profile
 from declsync.render.progress import make_progress
 from declsync.state import open_backend, parse_lock_timeout
 
@@ -63,7 +63,7 @@ def _load(paths: Sequence[str], profile: Profile, fmt: str = "text") -> list[Any
 @opt.verbose_option
 def validate(paths: tuple[str, ...], fmt: str, profile_path: str | None) -> int:
     """Check manifests offline (no network): syntax, kinds, keys, fields, types."""
-    profile = load_profile(profile_path)
+    profile = opt.load_profile(profile_path)
     try:
         resources = _load(paths, profile, fmt)
     except ManifestError:
@@ -95,7 +95,7 @@ def plan(paths: tuple[str, ...], fmt: str, no_color: bool, out: str | None, deta
     compact, max_chars = kw.pop("compact"), kw.pop("max_chars")
     replace = tuple(kw.pop("replace"))
     settings = opt.settings(kw)
-    profile = load_profile(profile_path)
+    profile = opt.load_profile(profile_path)
     resources = _load(paths, profile, fmt)
     store = open_backend(state_path)
     state = store.read()
@@ -217,7 +217,7 @@ def apply(ctx: click.Context, /, paths: tuple[str, ...], fmt: str, no_color: boo
     replace = tuple(kw.pop("replace"))
     settings = opt.settings(kw)
     saved = planfile.read(saved_path) if saved_path is not None else None
-    profile = load_profile(profile_path)
+    profile = opt.load_profile(profile_path)
     resources = None if saved is not None else _load(paths, profile)
     store = open_backend(state_path)
     verbose = bool(ctx.find_root().obj and ctx.find_root().obj.get("verbose"))

@@ -29,6 +29,7 @@ from typing import Any
 from declsync import __version__
 from declsync.manifests.resource import LazyLines, Resource
 from declsync.manifests.yamlload import INTERN_MAX, Limits
+from declsync.profile import codec
 from declsync.profile.model import Profile
 
 __all__ = ["DEFAULT_CACHE_DIR", "ManifestCache"]
@@ -53,8 +54,18 @@ def _canon(obj: Any) -> Any:
     return repr(obj)
 
 
+def _profile_picture(profile: Profile) -> Any:
+    """The profile as the compiled-profile codec writes it (exact, ordered, and a sixth of
+    ``_canon``'s cost: ~10 ms a command), or ``_canon`` when JSON cannot hold it exactly.
+    A string: ``sort_keys`` below must not reorder its kinds and fields."""
+    try:
+        return json.dumps(codec.encode(profile))
+    except ValueError:
+        return _canon(profile)
+
+
 def _fingerprint(profile: Profile, limits: Limits) -> bytes:
-    text = json.dumps([FORMAT, __version__, _canon(profile), _canon(limits)], sort_keys=True)
+    text = json.dumps([FORMAT, __version__, _profile_picture(profile), _canon(limits)], sort_keys=True)
     return hashlib.sha256(text.encode()).digest()
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -31,6 +31,9 @@ from declsync.profile.spec import (
 )
 from declsync.profile.types import REGISTRY
 from declsync.profile.validation import validate_body, validate_key
+
+if TYPE_CHECKING:
+    from declsync.profile.compiled import ProfileCache
 
 __all__ = [
     "FIELD_TYPES",
@@ -166,11 +169,20 @@ def _all_fields(fields: Mapping[str, FieldSpec]) -> list[FieldSpec]:
     return out
 
 
-def load_profile(path: str | Path | None = None) -> Profile:
-    """Load a profile file, or the bundled MVMNT profile when ``path`` is None."""
+def load_profile(path: str | Path | None = None, cache: ProfileCache | None = None) -> Profile:
+    """Load a profile file, OpenAPI document or directory of them, or the bundled MVMNT profile
+    when ``path`` is None; through ``cache`` (compiled once per content) when given."""
     if path is None:
         return default_profile()
     p = Path(path)
+    if cache is not None:
+        from declsync.profile.compiled import cached
+
+        return cached(p, cache, lambda: _load_profile(p))
+    return _load_profile(p)
+
+
+def _load_profile(p: Path) -> Profile:
     if p.is_dir():
         # A directory of OpenAPI documents (one API split by resource).
         from declsync.profile.openapi import load_openapi_dir
@@ -192,13 +204,11 @@ def load_profile(path: str | Path | None = None) -> Profile:
     return parse_profile(data, str(p))
 
 
-BUNDLED_PROFILE = Path(__file__).parent.parent / "profiles" / "mvmnt"
-
-
 @cache
 def default_profile() -> Profile:
     """The bundled MVMNT profile: the published contract (customers, locations, carriers) and
-    declsync's own fragment for the guides' Order and Shipment, compiled like any OpenAPI directory."""
-    from declsync.profile.openapi import load_openapi_dir
+    declsync's own fragment for the guides' Order and Shipment, compiled like any OpenAPI directory
+    (precompiled into the package: ``profile/compiled.py``)."""
+    from declsync.profile.compiled import bundled_profile
 
-    return load_openapi_dir(BUNDLED_PROFILE)
+    return bundled_profile()

@@ -48,6 +48,9 @@ class Document:
     source: str
     text: str = ""
     _lines: dict[str, int] | None = field(default=None, repr=False)
+    # shapes.flatten's memory: (id(schema), at, stack, expand) -> (schema, Shape).
+    shapes: dict[tuple[int, str, tuple[str, ...], bool], tuple[Any, Any]] = field(
+        default_factory=dict, repr=False, compare=False)
 
     @property
     def version(self) -> str:

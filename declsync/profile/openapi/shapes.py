@@ -66,6 +66,21 @@ def _only_constraints(schema: Any) -> bool:
 
 def flatten(doc: Document, schema: Any, at: str, stack: tuple[str, ...] = (), expand: bool = True) -> Shape:
     """The Shape of ``schema`` (read at JSON pointer ``at``)."""
+    # A pure function of its arguments (the document is never changed, Shapes are frozen), and
+    # the create, patch, read and filter schemas of a kind flatten the same schemas again and
+    # again: remembered per document. The key holds the schema object itself, not only its id:
+    # a schema built on the fly (``_subclasses``) must stay alive, or its id could be reused.
+    key = (id(schema), at, stack, expand)
+    known = doc.shapes.get(key)
+    if known is not None and known[0] is schema:
+        remembered: Shape = known[1]
+        return remembered
+    shape = _flatten(doc, schema, at, stack, expand)
+    doc.shapes[key] = (schema, shape)
+    return shape
+
+
+def _flatten(doc: Document, schema: Any, at: str, stack: tuple[str, ...], expand: bool) -> Shape:
     if not isinstance(schema, Mapping):
         return Shape(at=at)
     name: str | None = None
@@ -92,7 +107,7 @@ def flatten(doc: Document, schema: Any, at: str, stack: tuple[str, ...] = (), ex
         alternatives = doc.member(schema, word, list, at)
         if alternatives:
             shape = _all_of([shape, _one_of(doc, schema, word, alternatives, at, stack)])
-    return replace(shape, at=at)
+    return shape if shape.at == at else replace(shape, at=at)
 
 
 def _subclasses(doc: Document, schema: Mapping[str, Any], at: str) -> list[dict[str, str]]:
