@@ -188,3 +188,15 @@ def test_patch_converges_and_second_plan_is_empty(desired, live, applied) -> Non
     # and a second plan, with the state recording what was applied, is empty
     again = plan_one(desired, after_live, desired)
     assert again.action is Action.NOOP, again.patch
+
+
+def test_noop_before_is_the_live_json_exactly_even_when_it_reuses_the_manifest_objects() -> None:
+    freight = {"weight": 1500, "handlingUnits": 3, "hazmat": False}
+    same = plan_one({"freight": freight}, live_order(freight=dict(freight)), applied={"freight": freight})
+    assert same.action is Action.NOOP and same.before == {"freight": freight}
+    assert same.before["freight"] is freight  # held once: the manifest's object
+    # Equal in Python, not the same JSON: the plan shows what the API answered.
+    looser = {"weight": 1500.0, "handlingUnits": 3, "hazmat": 0}
+    other = plan_one({"freight": freight}, live_order(freight=looser), applied={"freight": freight})
+    assert other.before is not None and other.before["freight"] is not freight
+    assert repr(other.before["freight"]) == repr(looser)

@@ -85,20 +85,20 @@ def _strs(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _interned(value: Any, depth: int = 0) -> Any:
-    """``value`` (freshly decoded, changed in place) with its short strings shared, as a parse
-    shares them (``yamlload.INTERN_MAX``): a decoded entry has one copy per occurrence."""
+def _interned(value: Any, depth: int = 0) -> None:
+    """Share the short strings of ``value`` (freshly decoded; changed in place) as a parse shares
+    them (``yamlload.INTERN_MAX``): a decoded entry has one copy per occurrence. Recurses into
+    containers only: most of a spec is leaves."""
     if depth > 64:
-        return value  # deeper than any valid manifest: left as it is
-    if type(value) is str:
-        return sys.intern(value) if len(value) <= INTERN_MAX else value
-    if type(value) is dict:
-        for k, v in value.items():
-            value[k] = _interned(v, depth + 1)
-    elif type(value) is list:
-        for i, v in enumerate(value):
-            value[i] = _interned(v, depth + 1)
-    return value
+        return  # deeper than any valid manifest: left as it is
+    pairs = value.items() if type(value) is dict else enumerate(value)
+    for k, v in list(pairs):
+        t = type(v)
+        if t is str:
+            if len(v) <= INTERN_MAX:
+                value[k] = sys.intern(v)
+        elif t is dict or t is list:
+            _interned(v, depth + 1)
 
 
 def _decode(raw: Any, display: str) -> Resource:

@@ -61,7 +61,7 @@ class LiveState(Mapping[ResourceKey, Mapping[str, Any]]):
                 self._chunks.append((kind_name, part))
         self._done = [False] * len(self._chunks)
         self._found: dict[ResourceKey, Mapping[str, Any]] = {}
-        self._summaries: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._summaries: dict[tuple[tuple[Any, ...], tuple[type, ...]], dict[str, Any]] = {}
 
     def _fetch(self, ident: ResourceKey) -> None:
         n = self._chunk_of.get(ident)
@@ -87,7 +87,7 @@ class LiveState(Mapping[ResourceKey, Mapping[str, Any]]):
         if type(value) is dict:
             if ftype.is_reference:
                 # Typed: 1, 1.0 and True are equal in Python but not the same JSON value.
-                signature = tuple((k, type(v), v) for k, v in value.items())
+                signature = (tuple(value.items()), tuple(map(type, value.values())))
                 try:
                     return self._summaries.setdefault(signature, value)
                 except TypeError:  # a nested member (not hashable): kept as it is

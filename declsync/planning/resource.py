@@ -189,20 +189,15 @@ def _with_discriminator(
     return patch if value is None else {disc: value, **patch}
 
 
-def same_json(a: Any, b: Any) -> bool:
-    """``a`` and ``b`` are the same JSON value: equal and of the same types all the way down
-    (unlike ``==``, which holds for ``1``, ``1.0`` and ``True``)."""
-    if type(a) is not type(b):
-        return False
-    if type(a) is dict:
-        return a.keys() == b.keys() and all(same_json(v, b[k]) for k, v in a.items())
-    if type(a) is list:
-        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
-
-
 def _shared(desired: Any, live: Any) -> Any:
-    return desired if desired is not None and desired == live and same_json(desired, live) else live
+    """``desired`` when it is exactly the JSON value ``live`` is, else ``live``. ``==`` alone would
+    take ``1``, ``1.0`` and ``True`` for one another; inside containers ``repr`` tells them apart
+    (and a different member order only means the two are not shared)."""
+    if desired is None or type(desired) is not type(live) or desired != live:
+        return live
+    if type(desired) is dict or type(desired) is list:
+        return desired if repr(desired) == repr(live) else live
+    return desired
 
 
 def plan_resource(
