@@ -1,5 +1,6 @@
-"""Streamed JSON (``plan --format json`` and ``plan --out``) is byte for byte what the
-string renderers give, and a plan holding a secret is refused before anything is written."""
+"""Streamed JSON (``plan --format json`` and ``plan --out``) and streamed text (the plan
+``plan`` and ``apply`` print) are byte for byte what the string renderers give, and a plan
+holding a secret is refused before anything is written."""
 
 from __future__ import annotations
 
@@ -12,13 +13,27 @@ from test_render import sample_plan
 from declsync import scrub
 from declsync.plan import Action, Change, Plan
 from declsync.planfile import codec as planfile
-from declsync.render.text import SecretInPlanError, render_json, write_json
+from declsync.render.text import SecretInPlanError, render_json, render_text, write_json, write_text
 
 
 def test_streamed_json_view_equals_the_rendered_text() -> None:
     out = io.StringIO()
     write_json(sample_plan(), out)
     assert out.getvalue() == render_json(sample_plan())
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 1000])
+@pytest.mark.parametrize(("colour", "compact"), [(False, False), (True, False), (False, True), (True, True)])
+def test_streamed_text_equals_the_rendered_text(chunk: int, colour: bool, compact: bool) -> None:
+    noted = Plan(changes=sample_plan().changes, notes=("restricted by --target",))
+    nothing = Plan(changes=(), notes=("a note",))
+    for plan in (sample_plan(), noted, nothing):
+        pieces: list[str] = []
+        write_text(plan, pieces.append, colour=colour, compact=compact, chunk=chunk)
+        whole = render_text(plan, colour=colour, compact=compact)
+        assert "".join(pieces) == whole
+        # Never one piece for the whole plan when asked for smaller ones.
+        assert len(pieces) == -(-whole.count("\n") // chunk)
 
 
 def test_streamed_plan_file_equals_dumps(tmp_path: Path) -> None:

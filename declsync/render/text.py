@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from declsync import scrub
@@ -32,7 +32,9 @@ __all__ = [
     "render_json",
     "render_summary",
     "render_text",
+    "text_lines",
     "write_json",
+    "write_text",
 ]
 
 Styler = Callable[[str, str], str]
@@ -171,33 +173,50 @@ def render_summary(plan: Plan) -> str:
 def render_text(plan: Plan, *, colour: bool = False, compact: bool = False) -> str:
     """The human plan: changed resources with their changed fields, then a summary.
     ``compact``: one line per changed resource instead of the changed fields."""
+    return "\n".join(text_lines(plan, colour=colour, compact=compact)) + "\n"
+
+
+def write_text(plan: Plan, write: Callable[[str], object], *, colour: bool = False, compact: bool = False,
+               chunk: int = 1000) -> None:
+    """``render_text(plan)``, handed to ``write`` ``chunk`` lines at a time: the text of
+    100,000 creates (and the list of its lines) is never whole in memory."""
+    batch: list[str] = []
+    for line in text_lines(plan, colour=colour, compact=compact):
+        batch.append(line)
+        if len(batch) >= chunk:
+            write("\n".join(batch) + "\n")
+            batch.clear()
+    if batch:
+        write("\n".join(batch) + "\n")
+
+
+def text_lines(plan: Plan, *, colour: bool = False, compact: bool = False) -> Iterator[str]:
+    """The lines of ``render_text``, one at a time."""
     style: Styler = (lambda text, key: _colour(text, key)) if colour else _plain
-    lines: list[str] = []
-    changed = [c for c in plan.changes if c.action is not Action.NOOP]
+    changed = (c for c in plan.changes if c.action is not Action.NOOP)
     if compact:
-        lines.extend(style(compact_line(display_change(c)), c.action.symbol) for c in changed)
-        lines.extend(style(compact_line(display_change(c)), "!")
-                     for c in plan.changes if c.action is Action.NOOP and c.warnings)
-        lines.extend(_plain(scrub.redact(f"Note: {note}"), "") for note in plan.notes)
-        lines.append(render_summary(plan))
-        return "\n".join(lines) + "\n"
-    if changed:
-        lines.append("declsync will perform the following actions:")
-        lines.append("")
+        yield from (style(compact_line(display_change(c)), c.action.symbol) for c in changed)
+        yield from (style(compact_line(display_change(c)), "!")
+                    for c in plan.changes if c.action is Action.NOOP and c.warnings)
+        yield from (_plain(scrub.redact(f"Note: {note}"), "") for note in plan.notes)
+        yield render_summary(plan)
+        return
+    if plan.has_changes:
+        yield "declsync will perform the following actions:"
+        yield ""
         for change in changed:
-            lines.extend(_render_change(change, style))
-            lines.append("")
+            yield from _render_change(change, style)
+            yield ""
     quiet_warnings = [c for c in plan.changes if c.action is Action.NOOP and c.warnings]
     for change in quiet_warnings:
         shown = display_change(change)
         for warning in shown.warnings:
-            lines.append(style(f"  ! {shown.address}: {warning}", "!"))
+            yield style(f"  ! {shown.address}: {warning}", "!")
     if quiet_warnings:
-        lines.append("")
+        yield ""
     for note in plan.notes:
-        lines.append(_plain(scrub.redact(f"Note: {note}"), ""))
-    lines.append(render_summary(plan))
-    return "\n".join(lines) + "\n"
+        yield _plain(scrub.redact(f"Note: {note}"), "")
+    yield render_summary(plan)
 
 
 def _colour(text: str, key: str) -> str:
