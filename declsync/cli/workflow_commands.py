@@ -104,6 +104,8 @@ def plan(paths: tuple[str, ...], fmt: str, no_color: bool, out: str | None, deta
         result = workflow.plan_resources(target.client, resources, profile, state, selection, target.description,
                                          prune=prune, progress=make_progress(), paths=_paths(paths),
                                          replace=replace)
+    # Not needed to show or save the plan: freed before the biggest document is written.
+    del resources, state
     show_plan(result, fmt, no_color, compact, max_chars,
               context=context_line(target.description, profile.name, store.description))
     if out:
