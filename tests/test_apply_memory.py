@@ -93,7 +93,7 @@ def test_a_stop_with_writes_left_to_submit_accounts_for_every_change() -> None:
     # One outcome per change, none lost: applied ones recorded, the rest not attempted.
     assert sorted(o.address for o in result.outcomes) == sorted(c.address for c in plan.changes)
     applied = {o.address for o in result.outcomes if o.status is Status.APPLIED}
-    assert applied == {f"{k}/{key}" for k, key in saver.state._entries}  # noqa: SLF001
+    assert applied == {f"{e.kind}/{e.key}" for e in saver.state.entries()}
     assert {o.status for o in result.outcomes} <= {Status.APPLIED, Status.INTERRUPTED}
     # Only what was already submitted when it stopped was sent: the window, not the level.
     assert len(client.calls) <= 2 + 5 + applier.window
