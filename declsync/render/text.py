@@ -18,7 +18,8 @@ from typing import Any, TextIO
 
 from declsync import scrub
 from declsync.plan import Action, Change, FieldChange, Plan
-from declsync.planfile.redact import SecretInPlanError, redact_plan_document
+from declsync.planfile.redact import SecretInPlanError, redact_change, redact_head, redact_plan_document
+from declsync.planfile.stream import dump_streamed
 from declsync.planning.sensitive import MASK, is_sensitive, mask_change, mask_plan
 from declsync.profile.model import is_ref_marker
 
@@ -243,8 +244,18 @@ def render_json(plan: Plan) -> str:
 
 
 def write_json(plan: Plan, out: TextIO) -> None:
-    """``render_json(plan)`` written to ``out`` piece by piece (never the whole text in memory);
-    the document is built and checked for secrets before the first byte is written."""
-    doc = _json_document(plan)
-    json.dump(doc, out, indent=2, ensure_ascii=False, default=str)
-    out.write("\n")
+    """``render_json(plan)`` written to ``out`` a change at a time (neither the text nor the
+    document of every change is ever whole in memory); with secrets registered, every change
+    is checked before the first byte is written."""
+    head = plan.head_json()
+
+    def changes() -> Iterator[dict[str, Any]]:
+        return (mask_change(c).to_json() for c in plan.changes)
+
+    docs = changes()
+    if scrub.DEFAULT.active:
+        for doc in changes():
+            redact_change(doc)  # raises SecretInPlanError: nothing written yet
+        head = redact_head(head)
+        docs = (redact_change(doc) for doc in changes())
+    dump_streamed(head, docs, out.write)

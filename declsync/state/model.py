@@ -40,7 +40,8 @@ FIX = "restore it from a backup or version control, or move it aside to start em
 _FIX = FIX
 
 
-@dataclass(frozen=True)
+# Slots: a state holds one per resource (100,000 and more).
+@dataclass(frozen=True, slots=True)
 class StateEntry:
     """What declsync last applied to one resource. A value: replace it with ``put``, never mutate it."""
 
