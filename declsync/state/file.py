@@ -24,14 +24,14 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from declsync.errors import StateError, StateLockError
 from declsync.normalize import utc_now
-from declsync.state.atomic import replace_file, sync_directory, temp_pattern
+from declsync.state.atomic import Content, replace_file, sync_directory, temp_pattern
 from declsync.state.journal import encode_record, journal_path, replay
 from declsync.state.model import FIX, State, StateEntry
 
@@ -71,6 +71,16 @@ def _flock_free(path: Path) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+def _streamed(state: State) -> Callable[[BinaryIO], None]:
+    """``state``'s file bytes, written an entry at a time (see ``State.encoded``)."""
+
+    def write(fh: BinaryIO) -> None:
+        for piece in state.encoded():
+            fh.write(piece)
+
+    return write
 
 
 class LockedState:
@@ -205,7 +215,7 @@ class StateStore:
             if len(locked.state) and not force:
                 raise StateError(f"state {self.description} already has {len(locked.state)} entries; "
                                  "pass --force to replace them")
-            self._replace(state.to_bytes())
+            self._replace(_streamed(state))
 
     # ---------------------------------------------------------------- writing
 
@@ -217,7 +227,9 @@ class StateStore:
             state.lineage = str(uuid.uuid4())
         try:
             # Serialise before touching the disk: a failure here leaves the old file as it was.
-            self._replace(state.to_bytes())
+            # Streamed to a temp file: a failure (an unencodable spec, a full disk) leaves the old
+            # file as it was.
+            self._replace(_streamed(state))
         except BaseException:
             state.serial, state.lineage = old_serial, old_lineage
             raise
@@ -242,7 +254,7 @@ class StateStore:
             raise
         state.mark_saved(keys)
 
-    def _replace(self, data: bytes) -> None:
+    def _replace(self, data: Content) -> None:
         """The whole file replaced by ``data``; the journal (all of it in ``data``) then goes."""
         try:
             replace_file(self.path, data)
@@ -257,7 +269,7 @@ class StateStore:
         """Write ``state`` (already saved) whole and drop the journal. A failure is not an
         error: the journal stays, is replayed by every read and compacted by the next session."""
         try:
-            self._replace(state.to_bytes())
+            self._replace(_streamed(state))
         except (OSError, StateError, ValueError, TypeError):
             return False
         return True
