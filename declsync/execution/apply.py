@@ -72,8 +72,10 @@ class Applier:
         self.profile = profile
         self.saver = saver
         self.parallelism = max(1, parallelism)
-        # Writes submitted to the pool at a time: enough that no worker waits for the next one.
-        self.window = 4 * self.parallelism
+        # Writes submitted to the pool at a time: enough that no worker waits for the main
+        # thread (which records each answer) to hand it the next one; a few hundred futures,
+        # not one per change of a 100,000-change level.
+        self.window = 16 * self.parallelism
         self.save_interval = save_interval
         self.on_outcome = on_outcome
         # A saved plan's updates: re-read each resource right before its PATCH and send
