@@ -24,10 +24,10 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from declsync.errors import StateError, StateLockError
 from declsync.normalize import utc_now
@@ -71,16 +71,6 @@ def _flock_free(path: Path) -> bool:
         return True
     finally:
         os.close(fd)
-
-
-def _streamed(state: State) -> Callable[[BinaryIO], None]:
-    """``state``'s file bytes, written an entry at a time (see ``State.encoded``)."""
-
-    def write(fh: BinaryIO) -> None:
-        for piece in state.encoded():
-            fh.write(piece)
-
-    return write
 
 
 class LockedState:
@@ -215,7 +205,7 @@ class StateStore:
             if len(locked.state) and not force:
                 raise StateError(f"state {self.description} already has {len(locked.state)} entries; "
                                  "pass --force to replace them")
-            self._replace(_streamed(state))
+            self._replace(state.write_to)
 
     # ---------------------------------------------------------------- writing
 
@@ -229,7 +219,7 @@ class StateStore:
             # Serialise before touching the disk: a failure here leaves the old file as it was.
             # Streamed to a temp file: a failure (an unencodable spec, a full disk) leaves the old
             # file as it was.
-            self._replace(_streamed(state))
+            self._replace(state.write_to)
         except BaseException:
             state.serial, state.lineage = old_serial, old_lineage
             raise
@@ -269,7 +259,7 @@ class StateStore:
         """Write ``state`` (already saved) whole and drop the journal. A failure is not an
         error: the journal stays, is replayed by every read and compacted by the next session."""
         try:
-            self._replace(_streamed(state))
+            self._replace(state.write_to)
         except (OSError, StateError, ValueError, TypeError):
             return False
         return True

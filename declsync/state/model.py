@@ -25,7 +25,7 @@ import dataclasses
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from declsync.errors import StateError
 
@@ -154,6 +154,11 @@ class State:
     def to_bytes(self) -> bytes:
         """``to_json()`` as compact JSON, one resource per line (stable, diff-friendly, fast)."""
         return b"".join(self.encoded())
+
+    def write_to(self, fh: BinaryIO) -> None:
+        """``to_bytes()`` written to ``fh`` an entry at a time (see ``encoded``)."""
+        for piece in self.encoded():
+            fh.write(piece)
 
     def encoded(self) -> Iterator[bytes]:
         """``to_bytes()`` in pieces, an entry at a time: a state file of 100,000 entries is
