@@ -221,10 +221,15 @@ class Plan:
         return [f"{c.address}: {w}" for c in self.changes for w in c.warnings]
 
     def to_json(self) -> dict[str, Any]:
+        return {**self.head_json(), "changes": [c.to_json() for c in self.changes]}
+
+    def head_json(self) -> dict[str, Any]:
+        """``to_json()`` with ``changes`` left empty (in its place): what a streamed document
+        writes around the changes, each encoded when it is written."""
         return {
             "format_version": FORMAT_VERSION,
             "summary": self.summary,
-            "changes": [c.to_json() for c in self.changes],
+            "changes": [],
             "target": self.target,
             "profile": self.profile,
             "state": {"lineage": self.state_lineage, "serial": self.state_serial},

@@ -141,6 +141,19 @@ def test_failed_serialisation_keeps_the_old_file(tmp_path: Path) -> None:
     assert leftovers(tmp_path) == []
 
 
+def test_a_whole_write_failing_midway_leaves_no_file_and_no_temp(tmp_path: Path) -> None:
+    """The file is streamed an entry at a time: "a" is written before "b" fails to encode."""
+    store = StateStore(tmp_path / "state.json")
+    with store.locked() as locked:
+        locked.state.put(entry("Order", "a"))
+        locked.state.put(StateEntry("Order", "b", "1", {"x": object()}))
+        with pytest.raises(TypeError):
+            locked.save()
+        assert locked.state.serial == 0
+    assert not store.path.exists()
+    assert leftovers(tmp_path) == []
+
+
 def test_failed_rename_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = StateStore(tmp_path / "state.json")
     with store.locked() as locked:

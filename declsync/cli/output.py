@@ -16,7 +16,7 @@ from declsync.plan import Action, Plan
 from declsync.render.github import render_plan as render_github
 from declsync.render.github import render_problems as github_problems
 from declsync.render.markdown import DEFAULT_MAX_CHARS, render_markdown
-from declsync.render.text import render_json, render_text, write_json
+from declsync.render.text import render_json, render_text, write_json, write_text
 from declsync.scrub import redact, safe_text
 
 __all__ = ["context_line", "err", "err_lines", "err_or_out", "outcome_line", "outcome_logger", "render_problems", "show_plan", "use_colour"]
@@ -82,6 +82,10 @@ def show_plan(plan: Plan, fmt: str, no_color: bool, compact: bool = False,
         # Streamed: a 100,000-change plan is never one string in memory.
         write_json(plan, sys.stdout)
         sys.stdout.flush()
+        return
+    if fmt == "text":
+        # Streamed too: the text of 100,000 creates was hundreds of MB at the apply's peak.
+        write_text(plan, lambda text: click.echo(text, nl=False), colour=use_colour(no_color), compact=compact)
         return
     click.echo(_PLAN_RENDERERS[fmt](plan, use_colour(no_color), compact, max_chars), nl=False)
 

@@ -25,11 +25,11 @@ import dataclasses
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
-from declsync.execution.change import ChangeWriter, Client, Written
+from declsync.execution.change import ChangeWriter, Client, Written, resolved
 from declsync.execution.drain import Completions
 from declsync.execution.interrupt import graceful_stop
 from declsync.execution.outcome import ApplyResult, Outcome, Status
@@ -38,7 +38,7 @@ from declsync.execution.stale import check_stale
 from declsync.normalize import utc_now
 from declsync.plan import Action, Change, Plan
 from declsync.planning.prune import canonical_source
-from declsync.planning.refs import substitute_refs, topological_levels
+from declsync.planning.refs import topological_levels
 from declsync.profile.model import Profile
 from declsync.state import State, StateEntry
 
@@ -72,6 +72,10 @@ class Applier:
         self.profile = profile
         self.saver = saver
         self.parallelism = max(1, parallelism)
+        # Writes submitted to the pool at a time: enough that no worker waits for the main
+        # thread (which records each answer) to hand it the next one; a few hundred futures,
+        # not one per change of a 100,000-change level.
+        self.window = 16 * self.parallelism
         self.save_interval = save_interval
         self.on_outcome = on_outcome
         # A saved plan's updates: re-read each resource right before its PATCH and send
@@ -85,6 +89,7 @@ class Applier:
         self.save_attempts = max(1, save_attempts)
         self.save_retry_delay = save_retry_delay
         self._ids: dict[str, str] = {}
+        self._last_stamp = ""
         self._dirty = False
         self._last_save = time.monotonic()
         # Set by a first stop signal or a fatal error: start no new write, finish and record
@@ -107,6 +112,9 @@ class Applier:
             return
         self._ids[change.address] = ident
         updated = (resource or {}).get("updatedAt")
+        # Normalised: prune compares it with the paths being planned. The change's own string
+        # when already normal, and one stamp per second, not one string per entry.
+        source = canonical_source(change.source)
         self.saver.state.put(
             StateEntry(
                 kind=change.kind,
@@ -114,9 +122,8 @@ class Applier:
                 id=ident,
                 spec=spec,
                 updated_at=updated if isinstance(updated, str) else change.observed_updated_at,
-                applied_at=utc_now(),
-                # Normalised: prune compares it with the paths being planned.
-                source=canonical_source(change.source),
+                applied_at=self._stamp(),
+                source=change.source if source == change.source else source,
                 prevent_destroy=change.prevent_destroy,
             )
         )
@@ -125,6 +132,12 @@ class Applier:
             # A rename: the entry moves to the new key.
             self._forget(change.kind, change.previous_key)
         self._dirty = True
+
+    def _stamp(self) -> str:
+        now = utc_now()
+        if now != self._last_stamp:
+            self._last_stamp = now
+        return self._last_stamp
 
     def _forget(self, kind: str, key: str) -> None:
         entry = self.saver.state.get(kind, key)
@@ -271,7 +284,8 @@ class Applier:
         if change.action is Action.DELETE:
             self._forget(change.kind, change.key)
         else:
-            self._record(change, resource, substitute_refs(change.spec, self._resolve))
+            # The plan's own spec object when it has no {$ref} to fill in (most do not).
+            self._record(change, resource, resolved(change.spec, self._resolve))
 
     def _run_level(self, pool: ThreadPoolExecutor, level: list[Change], bad: set[str], result: ApplyResult,
                    needs: Mapping[str, Sequence[str]] | None = None) -> bool:
@@ -281,6 +295,7 @@ class Applier:
             self._announce(0)
             return True
         writes: Completions[Change, Written] = Completions()
+        runnable: list[Change] = []
         for change in level:
             required = needs[change.address] if needs is not None else change.depends_on
             failed_deps = [d for d in required if d in bad]
@@ -289,9 +304,12 @@ class Applier:
                 self._emit(result, Outcome(change.address, change.action, Status.SKIPPED,
                                            f"depends on {', '.join(failed_deps)}, which failed"))
                 continue
-            writes.submit(pool, change, self._timed_write, change)
+            runnable.append(change)
+        queued = iter(runnable)
+        left = self._feed(pool, writes, queued)
         try:
-            while writes.pending:
+            # Also while changes are left unsubmitted: a stop then ends the level as interrupted.
+            while writes.pending or left:
                 if self._stop.is_set():
                     raise KeyboardInterrupt  # a graceful stop: handled below like an unhandled Ctrl-C
                 fut = writes.next(timeout=min(self.save_interval, 0.2))
@@ -307,6 +325,7 @@ class Applier:
                 self._emit(result, outcome)
                 # Only now: an interrupt before this line finds it still pending, below.
                 writes.done(fut)
+                left = self._feed(pool, writes, queued)
                 self._maybe_save()
         except KeyboardInterrupt:
             # Stop starting new writes, let the ones in flight finish and record them.
@@ -320,6 +339,17 @@ class Applier:
                 self._emit(result, outcome)
             return True
         return False
+
+    def _feed(self, pool: ThreadPoolExecutor, writes: Completions[Change, Written], queued: Iterator[Change]) -> bool:
+        """Submit from ``queued`` until ``window`` writes are pending (none once stopping); False
+        once ``queued`` is exhausted. A level of 100,000 creates submitted at once held a
+        future, a work item and, once done, the server's answer for every one of them."""
+        while len(writes.pending) < self.window and not self._stop.is_set():
+            change = next(queued, None)
+            if change is None:
+                return False
+            writes.submit(pool, change, self._timed_write, change)
+        return True
 
     def _timed_write(self, change: Change) -> Written:
         """The change's write(s), timed in the worker: the log's per-resource duration, not

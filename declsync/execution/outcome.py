@@ -21,7 +21,8 @@ class Status(StrEnum):
     INTERRUPTED = "interrupted"
 
 
-@dataclass(frozen=True)
+# Slots: an apply of 100,000 changes keeps one per change (``ApplyResult.outcomes``).
+@dataclass(frozen=True, slots=True)
 class Outcome:
     address: str
     action: Action

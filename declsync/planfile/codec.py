@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -37,8 +37,9 @@ from declsync import __version__, scrub
 from declsync.errors import PlanFileError
 from declsync.plan import Action, Change, FieldChange, Plan, Reason
 from declsync.planfile.jsonshape import ShapeError, check, describe
-from declsync.planfile.redact import redact_plan_document
-from declsync.planning.sensitive import mask_plan
+from declsync.planfile.redact import redact_change, redact_head, redact_plan_document
+from declsync.planfile.stream import dump_streamed
+from declsync.planning.sensitive import mask_change
 from declsync.state.atomic import replace_file
 
 __all__ = ["FILE_FORMAT", "FORMAT_VERSION", "decode", "dumps", "encode", "loads", "read", "schema", "write"]
@@ -82,7 +83,11 @@ def _change(c: Change) -> dict[str, Any]:
 
 def encode(plan: Plan) -> dict[str, Any]:
     """The file document of ``plan`` (sensitive display values masked)."""
-    plan = mask_plan(plan)
+    return {**_head(plan), "changes": [_change(mask_change(c)) for c in plan.changes]}
+
+
+def _head(plan: Plan) -> dict[str, Any]:
+    """The file document without its changes (``changes`` empty, in its place)."""
     return {
         "format": FILE_FORMAT,
         "format_version": FORMAT_VERSION,
@@ -93,7 +98,7 @@ def encode(plan: Plan) -> dict[str, Any]:
         "created_at": plan.created_at,
         "notes": list(plan.notes),
         "forget": list(plan.forget),
-        "changes": [_change(c) for c in plan.changes],
+        "changes": [],
     }
 
 
@@ -112,14 +117,24 @@ def dumps(plan: Plan) -> str:
 
 def write(plan: Plan, path: str | Path) -> None:
     """Write ``plan`` to ``path`` atomically (a temp file renamed over it: never half a plan)."""
-    doc = _document(plan)  # refused (secret in an exact field) before a byte is written
+    head = _head(plan)
+
+    def changes() -> Iterator[dict[str, Any]]:
+        return (_change(mask_change(c)) for c in plan.changes)
+
+    docs = changes()
+    if scrub.DEFAULT.active:
+        # The same rule as dumps(): refused (secret in an exact field) before a byte is written.
+        for doc in changes():
+            redact_change(doc)
+        head = redact_head(head)
+        docs = (redact_change(doc) for doc in changes())
 
     def stream(fh: BinaryIO) -> None:
-        # The same bytes as dumps(), without the whole text in memory at once (for 100,000
-        # changes that string alone is hundreds of MB).
-        text = io.TextIOWrapper(fh, encoding="utf-8", write_through=True)
-        json.dump(doc, text, indent=2, ensure_ascii=False, default=str)
-        text.write("\n")
+        # The same bytes as dumps(), a change at a time: neither the text nor the document of
+        # 100,000 changes is ever whole in memory.
+        text = io.TextIOWrapper(fh, encoding="utf-8")
+        dump_streamed(head, docs, text.write)
         text.flush()
         text.detach()  # leave fh open: replace_file syncs and closes it
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from declsync import scrub
 from declsync.plan import Action, Change, FieldChange, Plan
-from declsync.planfile.redact import SecretInPlanError, redact_plan_document
+from declsync.planfile.redact import SecretInPlanError, redact_change, redact_head, redact_plan_document
+from declsync.planfile.stream import dump_streamed
 from declsync.planning.sensitive import MASK, is_sensitive, mask_change, mask_plan
 from declsync.profile.model import is_ref_marker
 
@@ -32,7 +33,9 @@ __all__ = [
     "render_json",
     "render_summary",
     "render_text",
+    "text_lines",
     "write_json",
+    "write_text",
 ]
 
 Styler = Callable[[str, str], str]
@@ -171,33 +174,50 @@ def render_summary(plan: Plan) -> str:
 def render_text(plan: Plan, *, colour: bool = False, compact: bool = False) -> str:
     """The human plan: changed resources with their changed fields, then a summary.
     ``compact``: one line per changed resource instead of the changed fields."""
+    return "\n".join(text_lines(plan, colour=colour, compact=compact)) + "\n"
+
+
+def write_text(plan: Plan, write: Callable[[str], object], *, colour: bool = False, compact: bool = False,
+               chunk: int = 1000) -> None:
+    """``render_text(plan)``, handed to ``write`` ``chunk`` lines at a time: the text of
+    100,000 creates (and the list of its lines) is never whole in memory."""
+    batch: list[str] = []
+    for line in text_lines(plan, colour=colour, compact=compact):
+        batch.append(line)
+        if len(batch) >= chunk:
+            write("\n".join(batch) + "\n")
+            batch.clear()
+    if batch:
+        write("\n".join(batch) + "\n")
+
+
+def text_lines(plan: Plan, *, colour: bool = False, compact: bool = False) -> Iterator[str]:
+    """The lines of ``render_text``, one at a time."""
     style: Styler = (lambda text, key: _colour(text, key)) if colour else _plain
-    lines: list[str] = []
-    changed = [c for c in plan.changes if c.action is not Action.NOOP]
+    changed = (c for c in plan.changes if c.action is not Action.NOOP)
     if compact:
-        lines.extend(style(compact_line(display_change(c)), c.action.symbol) for c in changed)
-        lines.extend(style(compact_line(display_change(c)), "!")
-                     for c in plan.changes if c.action is Action.NOOP and c.warnings)
-        lines.extend(_plain(scrub.redact(f"Note: {note}"), "") for note in plan.notes)
-        lines.append(render_summary(plan))
-        return "\n".join(lines) + "\n"
-    if changed:
-        lines.append("declsync will perform the following actions:")
-        lines.append("")
+        yield from (style(compact_line(display_change(c)), c.action.symbol) for c in changed)
+        yield from (style(compact_line(display_change(c)), "!")
+                    for c in plan.changes if c.action is Action.NOOP and c.warnings)
+        yield from (_plain(scrub.redact(f"Note: {note}"), "") for note in plan.notes)
+        yield render_summary(plan)
+        return
+    if plan.has_changes:
+        yield "declsync will perform the following actions:"
+        yield ""
         for change in changed:
-            lines.extend(_render_change(change, style))
-            lines.append("")
+            yield from _render_change(change, style)
+            yield ""
     quiet_warnings = [c for c in plan.changes if c.action is Action.NOOP and c.warnings]
     for change in quiet_warnings:
         shown = display_change(change)
         for warning in shown.warnings:
-            lines.append(style(f"  ! {shown.address}: {warning}", "!"))
+            yield style(f"  ! {shown.address}: {warning}", "!")
     if quiet_warnings:
-        lines.append("")
+        yield ""
     for note in plan.notes:
-        lines.append(_plain(scrub.redact(f"Note: {note}"), ""))
-    lines.append(render_summary(plan))
-    return "\n".join(lines) + "\n"
+        yield _plain(scrub.redact(f"Note: {note}"), "")
+    yield render_summary(plan)
 
 
 def _colour(text: str, key: str) -> str:
@@ -224,8 +244,18 @@ def render_json(plan: Plan) -> str:
 
 
 def write_json(plan: Plan, out: TextIO) -> None:
-    """``render_json(plan)`` written to ``out`` piece by piece (never the whole text in memory);
-    the document is built and checked for secrets before the first byte is written."""
-    doc = _json_document(plan)
-    json.dump(doc, out, indent=2, ensure_ascii=False, default=str)
-    out.write("\n")
+    """``render_json(plan)`` written to ``out`` a change at a time (neither the text nor the
+    document of every change is ever whole in memory); with secrets registered, every change
+    is checked before the first byte is written."""
+    head = plan.head_json()
+
+    def changes() -> Iterator[dict[str, Any]]:
+        return (mask_change(c).to_json() for c in plan.changes)
+
+    docs = changes()
+    if scrub.DEFAULT.active:
+        for doc in changes():
+            redact_change(doc)  # raises SecretInPlanError: nothing written yet
+        head = redact_head(head)
+        docs = (redact_change(doc) for doc in changes())
+    dump_streamed(head, docs, out.write)

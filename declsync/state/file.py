@@ -31,7 +31,7 @@ from typing import Any
 
 from declsync.errors import StateError, StateLockError
 from declsync.normalize import utc_now
-from declsync.state.atomic import replace_file, sync_directory, temp_pattern
+from declsync.state.atomic import Content, replace_file, sync_directory, temp_pattern
 from declsync.state.journal import encode_record, journal_path, replay
 from declsync.state.model import FIX, State, StateEntry
 
@@ -210,7 +210,7 @@ class StateStore:
             if len(locked.state) and not force:
                 raise StateError(f"state {self.description} already has {len(locked.state)} entries; "
                                  "pass --force to replace them")
-            self._replace(state.to_bytes())
+            self._replace(state.write_to)
 
     # ---------------------------------------------------------------- writing
 
@@ -222,7 +222,9 @@ class StateStore:
             state.lineage = str(uuid.uuid4())
         try:
             # Serialise before touching the disk: a failure here leaves the old file as it was.
-            self._replace(state.to_bytes())
+            # Streamed to a temp file: a failure (an unencodable spec, a full disk) leaves the old
+            # file as it was.
+            self._replace(state.write_to)
         except BaseException:
             state.serial, state.lineage = old_serial, old_lineage
             raise
@@ -247,7 +249,7 @@ class StateStore:
             raise
         state.mark_saved(keys)
 
-    def _replace(self, data: bytes) -> None:
+    def _replace(self, data: Content) -> None:
         """The whole file replaced by ``data``; the journal (all of it in ``data``) then goes."""
         try:
             replace_file(self.path, data)
@@ -262,7 +264,7 @@ class StateStore:
         """Write ``state`` (already saved) whole and drop the journal. A failure is not an
         error: the journal stays, is replayed by every read and compacted by the next session."""
         try:
-            self._replace(state.to_bytes())
+            self._replace(state.write_to)
         except (OSError, StateError, ValueError, TypeError):
             return False
         return True

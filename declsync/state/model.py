@@ -25,7 +25,7 @@ import dataclasses
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from declsync.errors import StateError
 
@@ -43,7 +43,8 @@ _RESOURCES_OPEN = b', "resources": [\n'
 _BATCH = 2000
 
 
-@dataclass(frozen=True)
+# Slots: a state holds one per resource (100,000 and more).
+@dataclass(frozen=True, slots=True)
 class StateEntry:
     """What declsync last applied to one resource. A value: replace it with ``put``, never mutate it."""
 
@@ -104,9 +105,6 @@ class State:
     serial: int = 0
     lineage: str = ""
     _entries: dict[tuple[str, str], StateEntry] = field(default_factory=dict, repr=False)
-    # Each entry's JSON, kept until the entry is replaced: periodic saves of a large
-    # state then only encode what changed since the last save.
-    _encoded: dict[tuple[str, str], tuple[StateEntry, bytes]] = field(default_factory=dict, repr=False)
     # Entries put or removed since the last save (``mark_saved``): what a row-per-resource backend writes.
     _dirty: set[tuple[str, str]] = field(default_factory=set, repr=False)
 
@@ -121,20 +119,14 @@ class State:
     def remove(self, kind: str, key: str) -> None:
         if self._entries.pop((kind, key), None) is not None:
             self._dirty.add((kind, key))
-        self._encoded.pop((kind, key), None)
 
     def share_spec(self, kind: str, key: str, spec: dict[str, Any]) -> None:
         """Let the entry hold ``spec`` when it equals its own (a manifest's, unchanged since the
-        last apply): one copy in memory instead of two. Not a change: not dirty, and the entry's
-        saved encoding still holds."""
+        last apply): one copy in memory instead of two. Not a change: not dirty."""
         entry = self._entries.get((kind, key))
         if entry is None or entry.spec is spec or entry.spec != spec:
             return
-        shared = dataclasses.replace(entry, spec=spec)
-        self._entries[(kind, key)] = shared
-        encoded = self._encoded.get((kind, key))
-        if encoded is not None and encoded[0] is entry:
-            self._encoded[(kind, key)] = (shared, encoded[1])
+        self._entries[(kind, key)] = dataclasses.replace(entry, spec=spec)
 
     def dirty(self) -> set[tuple[str, str]]:
         """The (kind, key) of entries put or removed since the last save."""
@@ -163,18 +155,24 @@ class State:
 
     def to_bytes(self) -> bytes:  # read back by ``from_lines``
         """``to_json()`` as compact JSON, one resource per line (stable, diff-friendly, fast)."""
+        return b"".join(self.encoded())
+
+    def write_to(self, fh: BinaryIO) -> None:
+        """``to_bytes()`` written to ``fh`` an entry at a time (see ``encoded``)."""
+        for piece in self.encoded():
+            fh.write(piece)
+
+    def encoded(self) -> Iterator[bytes]:
+        """``to_bytes()`` in pieces, an entry at a time: a state file of 100,000 entries is
+        written without its bytes (or a cache of each entry's) ever whole in memory. Raises
+        ``TypeError``/``ValueError`` for an unencodable spec, possibly after some pieces."""
         head = json.dumps({"format_version": FORMAT_VERSION, "serial": self.serial, "lineage": self.lineage})
-        parts: list[bytes] = []
+        yield head[:-1].encode() + _RESOURCES_OPEN
+        sep = b""
         for k in sorted(self._entries):
-            entry = self._entries[k]
-            cached = self._encoded.get(k)
-            if cached is None or cached[0] is not entry:
-                text = json.dumps(entry.to_json(), ensure_ascii=False, separators=(",", ":"))
-                cached = (entry, text.encode())
-                self._encoded[k] = cached
-            parts.append(cached[1])
-        body = b",\n".join(parts)
-        return head[:-1].encode() + _RESOURCES_OPEN + body + (b"\n" if parts else b"") + b"]}\n"
+            yield sep + json.dumps(self._entries[k].to_json(), ensure_ascii=False, separators=(",", ":")).encode()
+            sep = b",\n"
+        yield (b"\n" if sep else b"") + b"]}\n"
 
     @classmethod
     def from_json(cls, data: Any, source: str) -> State:
