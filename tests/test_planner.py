@@ -200,3 +200,29 @@ def test_noop_before_is_the_live_json_exactly_even_when_it_reuses_the_manifest_o
     other = plan_one({"freight": freight}, live_order(freight=looser), applied={"freight": freight})
     assert other.before is not None and other.before["freight"] is not freight
     assert repr(other.before["freight"]) == repr(looser)
+
+
+json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=4)
+json_value = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=3)
+                          | st.dictionaries(st.text(alphabet="ab~/", max_size=3), inner, max_size=3), max_leaves=10)
+
+
+@given(body=st.dictionaries(st.text(alphabet="ab~/0", max_size=4), json_value, max_size=5))
+def test_create_ops_are_jsonpatchs_own(body: dict[str, Any]) -> None:
+    from declsync.planning.resource import create_ops
+
+    assert list(create_ops(body)) == jsonpatch.make_patch({}, body).patch
+    assert jsonpatch.apply_patch({}, list(create_ops(body))) == body
+
+
+@given(value=json_value)
+def test_strip_nulls_copies_only_what_it_changes(value: Any) -> None:
+    from declsync.planning.mergepatch import strip_nulls
+
+    def nulls(v: Any) -> bool:
+        return (isinstance(v, dict) and any(x is None or nulls(x) for x in v.values())) or (
+            isinstance(v, list) and any(nulls(x) for x in v))
+
+    stripped = strip_nulls(value)
+    assert not nulls(stripped)
+    assert (stripped is value) == (not nulls(value))

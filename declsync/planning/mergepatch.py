@@ -38,9 +38,18 @@ def apply_merge_patch(
 
 
 def strip_nulls(value: Any) -> Any:
-    """``value`` without null members in any mapping (create bodies never carry null)."""
+    """``value`` without null members in any mapping (create bodies never carry null). Without
+    any null inside, ``value`` itself (plans treat values as immutable: one copy, not three)."""
+    if not _has_null(value):
+        return value
     if isinstance(value, Mapping):
         return {k: strip_nulls(v) for k, v in value.items() if v is not None}
+    return [strip_nulls(v) for v in value]
+
+
+def _has_null(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(v is None or _has_null(v) for v in value.values())
     if isinstance(value, list):
-        return [strip_nulls(v) for v in value]
-    return value
+        return any(_has_null(v) for v in value)
+    return False

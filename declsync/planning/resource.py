@@ -23,7 +23,7 @@ from declsync.planning.replace import can_replace
 from declsync.profile.model import FieldSpec, KindSpec, format_path
 from declsync.profile.types import field_type, project
 
-__all__ = ["plan_resource"]
+__all__ = ["create_ops", "plan_resource"]
 
 PathT = tuple[str | int, ...]
 
@@ -149,6 +149,13 @@ def _without(value: Mapping[str, Any], paths: Sequence[tuple[str, ...]]) -> dict
     return out
 
 
+def create_ops(body: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The RFC 6902 operations from nothing to ``body``: what ``jsonpatch.make_patch({}, body)``
+    gives, without its deep copy of every value (a create holds its body once)."""
+    return tuple({"op": "add", "path": "/" + k.replace("~", "~0").replace("/", "~1"), "value": v}
+                 for k, v in body.items())
+
+
 def _leaf_changes(value: Mapping[str, Any], fields: Mapping[str, FieldSpec], prefix: PathT) -> list[FieldChange]:
     """Display lines for a create: every declared leaf as ``path: (unset) → value``."""
     out: list[FieldChange] = []
@@ -232,7 +239,7 @@ def plan_resource(
             warnings=warnings,
             field_changes=(FieldChange(path="key", before=None, after=res.key),
                            *_leaf_changes(strip_nulls(desired), kind.fields, ())),
-            json_patch=tuple(jsonpatch.make_patch({}, body).patch),
+            json_patch=create_ops(body),
             depends_on=depends_on,
             prevent_destroy=res.prevent_destroy,
         )
