@@ -75,3 +75,24 @@ def test_the_readme_command_table_lists_every_command_in_help_order() -> None:
     table = readme.split("## Commands", 1)[1].split("\n\n", 3)[2]
     named = [m.group(1) for m in re.finditer(r"^\| `declsync ([a-z-]+)", table, re.MULTILINE)]
     assert list(dict.fromkeys(named)) == list(cli.commands)
+
+
+def test_the_cli_collects_cyclic_garbage_rarely_and_the_library_leaves_it_alone() -> None:
+    """A large plan's CPU went 23 % to the collector at the default thresholds (issue 14)."""
+    import gc
+
+    import pytest as _pytest
+
+    import declsync
+    from declsync.cli.main import GC_THRESHOLDS, main
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)  # CPython's defaults (an in-process CLI test may have run first)
+        assert declsync is not None and gc.get_threshold() == (700, 10, 10)  # the library changes nothing
+        with _pytest.raises(SystemExit):
+            main(["--version"])
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert GC_THRESHOLDS[0] >= 50 * 700
+    finally:
+        gc.set_threshold(*before)

@@ -11,6 +11,7 @@ every outcome to an exit code.
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import sys
@@ -113,8 +114,17 @@ def _register_secrets(argv: Sequence[str] | None) -> None:
         register_secret((os.environ.get(var) or "").strip())
 
 
+# The cyclic garbage collector's default (a young collection every 700 allocations, a full
+# one as the heap grows) scans the hundreds of thousands of acyclic dicts a large plan holds
+# over and over: 23 % of a 10,000-resource plan's CPU, more at 100,000. A command is a
+# short-lived process whose data is freed by reference counting; the collector still runs,
+# 140 times less often (worker processes inherit it). The library leaves the host's settings.
+GC_THRESHOLDS = (100_000, 50, 50)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI and map every outcome to an exit code."""
+    gc.set_threshold(*GC_THRESHOLDS)
     verbose = _verbose(argv)
     _register_secrets(argv)
     try:
