@@ -21,7 +21,6 @@ import json
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from declsync import __version__
 from declsync.manifests.resource import LazyLines, Resource
 from declsync.manifests.yamlload import INTERN_MAX, Limits
 from declsync.profile import codec
+from declsync.profile.compiled import ensure_cache_root, write_atomically
 from declsync.profile.model import Profile
 
 __all__ = ["DEFAULT_CACHE_DIR", "ManifestCache"]
@@ -223,22 +223,9 @@ class ManifestCache:
         text = json.dumps({"format": FORMAT, "digest": digest, "check": check}) + "\n" + body
         entry = self.dir / digest[:2] / f"{digest}.json"
         try:
-            self._ensure_root()
+            ensure_cache_root(self.root)
             entry.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(text)
-                os.replace(tmp, entry)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomically(entry, text)
         except OSError as exc:
             self._writable = False
             self.notes.append(f"parse cache: cannot write under {self.root} ({exc.strerror}); running without it")
-
-    def _ensure_root(self) -> None:
-        if not self.root.is_dir():
-            self.root.mkdir(parents=True, exist_ok=True)
-            # Never committed, wherever the cache lives.
-            (self.root / ".gitignore").write_text("*\n")

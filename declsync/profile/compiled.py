@@ -38,7 +38,7 @@ from declsync.profile import codec
 from declsync.profile.spec import Profile
 
 __all__ = ["BUNDLED_COMPILED", "BUNDLED_PROFILE", "DEFAULT_CACHE_DIR", "ProfileCache", "bundled_profile",
-           "cached", "sources_digest"]
+           "cached", "ensure_cache_root", "sources_digest", "write_atomically"]
 
 DEFAULT_CACHE_DIR = Path(".declsync") / "cache"
 BUNDLED_PROFILE = Path(__file__).parent.parent / "profiles" / "mvmnt"
@@ -202,7 +202,7 @@ class ProfileCache:
         except ValueError:
             return  # a value JSON cannot hold exactly (e.g. a date default): compiled every time
         try:
-            _ensure_root(self.root)
+            ensure_cache_root(self.root)
             self.dir.mkdir(parents=True, exist_ok=True)
             write_atomically(self._entry(digest), text)
         except OSError as exc:
@@ -210,7 +210,8 @@ class ProfileCache:
             self.notes.append(f"profile cache: cannot write under {self.root} ({exc.strerror}); running without it")
 
 
-def _ensure_root(root: Path) -> None:
+def ensure_cache_root(root: Path) -> None:
+    """Create a cache directory that git never commits (the parse cache shares it)."""
     if not root.is_dir():
         root.mkdir(parents=True, exist_ok=True)
         # Never committed, wherever the cache lives.
