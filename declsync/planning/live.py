@@ -65,8 +65,10 @@ class LiveState(Mapping[ResourceKey, Mapping[str, Any]]):
 
     def _fetch(self, ident: ResourceKey) -> None:
         n = self._chunk_of.get(ident)
-        if n is None or self._done[n]:
-            return
+        if n is not None and not self._done[n]:
+            self._fetch_chunk(n)
+
+    def _fetch_chunk(self, n: int) -> None:
         kind_name, keys = self._chunks[n]
         self._done[n] = True
         kind = self._profile.kinds[kind_name]
@@ -105,8 +107,7 @@ class LiveState(Mapping[ResourceKey, Mapping[str, Any]]):
         """Fetch every chunk not fetched yet (what a caller that needs everything at once asks)."""
         for n, done in enumerate(self._done):
             if not done:
-                kind_name, keys = self._chunks[n]
-                self._fetch((kind_name, keys[0]))
+                self._fetch_chunk(n)
 
     def release(self, ident: ResourceKey) -> None:
         """Forget ``ident``'s body, keeping its id (it was compared and is not needed again)."""
